@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.core import mail
+
+from muster.accounts.models import User
+from muster.accounts.roles import Role
+from muster.test import BaseTestCase
+
+
+class UsersTestCase(BaseTestCase):
+    def test_it_lists_users_for_an_admin(self) -> None:
+        self.client.force_login(self.alice)
+        r = self.client.get("/settings/users/")
+        self.assertContains(r, "oscar@example.org")
+
+    def test_it_requires_the_admin_role(self) -> None:
+        for user in (self.olga, self.rita, self.dev, self.oscar):
+            self.client.force_login(user)
+            self.assertEqual(self.client.get("/settings/users/").status_code, 403)
+
+    def test_it_changes_a_role(self) -> None:
+        self.client.force_login(self.alice)
+        r = self.client.post(f"/settings/users/{self.oscar.code}/", {"role": "researcher", "is_active": "on"})
+        self.assertRedirects(r, "/settings/users/", fetch_redirect_response=False)
+        self.oscar.refresh_from_db()
+        self.assertEqual(self.oscar.role, Role.RESEARCHER)
+
+    def test_it_deactivates_a_user(self) -> None:
+        self.client.force_login(self.alice)
+        self.client.post(f"/settings/users/{self.rita.code}/", {"role": "researcher"})
+        self.rita.refresh_from_db()
+        self.assertFalse(self.rita.is_active)
+
+    def test_it_keeps_an_admin_from_demoting_herself(self) -> None:
+        self.client.force_login(self.alice)
+        self.client.post(f"/settings/users/{self.alice.code}/", {"role": "observer", "is_active": "on"})
+        self.alice.refresh_from_db()
+        self.assertEqual(self.alice.role, Role.ADMIN)
+
+    def test_it_refuses_an_unknown_role(self) -> None:
+        self.client.force_login(self.alice)
+        self.client.post(f"/settings/users/{self.oscar.code}/", {"role": "superuser", "is_active": "on"})
+        self.oscar.refresh_from_db()
+        self.assertEqual(self.oscar.role, Role.OBSERVER)
+
+    def test_a_non_admin_cannot_change_a_role(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.client.post(f"/settings/users/{self.olga.code}/", {"role": "admin", "is_active": "on"})
+        self.assertEqual(r.status_code, 403)
+        self.olga.refresh_from_db()
+        self.assertEqual(self.olga.role, Role.OPS_MANAGER)
+
+    def test_it_adds_a_user_who_is_emailed_a_link(self) -> None:
+        self.client.force_login(self.alice)
+        r = self.client.post("/settings/users/", {"email": "New@Example.org", "name": "New", "role": "researcher"})
+        self.assertRedirects(r, "/settings/users/", fetch_redirect_response=False)
+        user = User.objects.get(email="new@example.org")
+        self.assertEqual(user.role, Role.RESEARCHER)
+        self.assertFalse(user.has_usable_password())
+        self.assertEqual(len(mail.outbox), 1)
+        self.assertIn("/password-reset/", mail.outbox[0].body)
+
+    def test_it_refuses_a_duplicate_email(self) -> None:
+        self.client.force_login(self.alice)
+        r = self.client.post("/settings/users/", {"email": "RITA@example.org", "role": "researcher"})
+        self.assertContains(r, "already exists")
+
+    def test_only_admins_reach_django_admin(self) -> None:
+        self.client.force_login(self.alice)
+        self.assertEqual(self.client.get("/admin/").status_code, 200)
+        self.client.force_login(self.olga)
+        self.assertEqual(self.client.get("/admin/", follow=True).status_code, 403)

@@ -1,0 +1,82 @@
+"""REST API v1 (django-ninja). Every route names the capability it needs through `require`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from muster.accounts.models import User
+from muster.accounts.roles import Capability, capabilities_of
+from muster.accounts.roles import require as require_capability
+from muster.api.auth import BearerToken
+from muster.api.schemas import Error, Me
+
+api = NinjaAPI(
+    title="Muster API",
+    version="1",
+    description='Muster\'s REST API. Every object is addressed by its UUID `code`. Errors are JSON: `{"message": …}`.',
+    auth=BearerToken(),
+    urls_namespace="api",
+)
+
+ERRORS: dict[int, Any] = {401: Error, 403: Error, 429: Error}
+BODY_ERRORS: dict[int, Any] = {**ERRORS, 404: Error, 422: Error}
+
+
+def current_user(request: HttpRequest) -> User:
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user
+
+
+def require(request: HttpRequest, capability: Capability) -> User:
+    user = current_user(request)
+    require_capability(user, capability)
+    return user
+
+
+def _message(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return api.create_response(request, {"message": message}, status=status)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _message(request, 401, "Send a valid API token as `Authorization: Bearer <token>`.")
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _message(request, 403, str(exc) or "Your role does not allow this.")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _message(request, 404, "Not found.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _message(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(ValidationError)
+def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    where = ".".join(str(part) for part in first.get("loc", [])[1:]) or "request"
+    return _message(request, 422, f"{where}: {first.get('msg', 'invalid')}")
+
+
+@api.get("/me", response={200: Me, **ERRORS}, summary="Who this token is", tags=["accounts"])
+def me(request: HttpRequest) -> Me:
+    user = current_user(request)
+    return Me(
+        code=user.code,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        capabilities=sorted(c.name.lower() for c in capabilities_of(user)),
+    )

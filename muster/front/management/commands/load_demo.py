@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from muster.accounts import demo as accounts_demo
+
+
+class Command(BaseCommand):
+    help = "Loads demo data on first run and prints the demo Admin's sign-in."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = accounts_demo.load()
+        self.stdout.write(f"\n  Demo Admin sign-in:  {accounts_demo.DEMO_ADMIN_EMAIL}  /  {password}\n")

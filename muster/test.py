@@ -1,0 +1,39 @@
+"""Shared test fixtures: one persona per role (DESIGN §5.2)."""
+
+from __future__ import annotations
+
+from django.test import TestCase
+
+from muster.accounts.models import User
+from muster.accounts.roles import Role
+
+PASSWORD = "correct horse battery staple"  # noqa: S105
+
+
+def make_user(email: str, role: Role, name: str = "") -> User:
+    return User.objects.create_user(email, PASSWORD, name=name, role=role)
+
+
+class BaseTestCase(TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        # Alice is the Admin: she manages users and everything else.
+        self.alice = make_user("alice@example.org", Role.ADMIN, "Alice Admin")
+        # Olga runs research operations: everything but users.
+        self.olga = make_user("olga@example.org", Role.OPS_MANAGER, "Olga Ops")
+        # Rita is a Researcher: people and studies, not definitions, panels review or integration setup.
+        self.rita = make_user("rita@example.org", Role.RESEARCHER, "Rita Researcher")
+        # Dev is a Developer: integrations and the API, never unmasked PII.
+        self.dev = make_user("dev@example.org", Role.DEVELOPER, "Dev Developer")
+        # Oscar is an Observer: reads everything with PII masked, changes nothing.
+        self.oscar = make_user("oscar@example.org", Role.OBSERVER, "Oscar Observer")
+
+    @property
+    def personas(self) -> dict[Role, User]:
+        return {
+            Role.ADMIN: self.alice,
+            Role.OPS_MANAGER: self.olga,
+            Role.RESEARCHER: self.rita,
+            Role.DEVELOPER: self.dev,
+            Role.OBSERVER: self.oscar,
+        }
