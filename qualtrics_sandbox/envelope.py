@@ -1,0 +1,87 @@
+"""Qualtrics' response envelopes: `{"result", "meta"}` and the current error form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Response, current_app, request
+
+from .ids import new_request_id
+
+STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    500: "Internal Server Error",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def not_found(message: str, code: str) -> ApiError:
+    return ApiError(404, message, code)
+
+
+def bad_request(message: str, code: str = "RCE_1") -> ApiError:
+    return ApiError(400, message, code)
+
+
+def forbidden(message: str = "The operation is forbidden.", code: str = "QMST_2.1") -> ApiError:
+    return ApiError(403, message, code)
+
+
+def _meta(status: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "httpStatus": f"{status} - {STATUS_TEXT.get(status, 'Error')}",
+        "requestId": new_request_id(),
+    }
+    home_host = current_app.config["SANDBOX_HOME_HOST"]
+    if request.host != home_host:
+        # Qualtrics serves a request sent to another datacenter's host but says so.
+        meta["notice"] = f"Request proxied. For faster response times, use this host instead: {home_host}"
+    return meta
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def success(result: Any) -> Response:
+    return json_response({"result": result, "meta": _meta(200)})
+
+
+def meta_only() -> Response:
+    """DELETE (and a few updates) answer with `meta` alone."""
+    return json_response({"meta": _meta(200)})
+
+
+def error(err: ApiError) -> Response:
+    meta = _meta(err.status)
+    meta["error"] = {"errorMessage": err.message, "errorCode": err.code}
+    # Keep requestId last-but-one like the recordings: httpStatus, error, requestId.
+    ordered = {"httpStatus": meta.pop("httpStatus"), "error": meta.pop("error")}
+    ordered.update(meta)
+    return json_response({"meta": ordered}, status=err.status)
+
+
+def json_body() -> dict[str, Any]:
+    if not request.data:
+        return {}
+    try:
+        body = orjson.loads(request.data)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"Invalid JSON body: {exc}", "RCE_2") from exc
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", "RCE_2")
+    return body

@@ -1,0 +1,162 @@
+"""All sandbox state, in one SQLite database (in memory, or a file under --data)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS brands (
+    id TEXT PRIMARY KEY,
+    datacenter TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- role is one of brandAdmin, standard, noApi.
+CREATE TABLE IF NOT EXISTS user_types (
+    brand_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    api_access INTEGER NOT NULL,
+    PRIMARY KEY (brand_id, id)
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    brand_id TEXT NOT NULL,
+    username TEXT NOT NULL UNIQUE,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    user_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    language TEXT NOT NULL,
+    time_zone TEXT,
+    division_id TEXT,
+    expiration_date TEXT,
+    created_at TEXT NOT NULL,
+    password_changed_at TEXT NOT NULL,
+    api_token TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS surveys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    brand_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    is_active INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    definition TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collaborations (
+    survey_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    PRIMARY KEY (survey_id, user_id)
+);
+-- Demo stand-in for the human "Collaborate" step (see README).
+CREATE TABLE IF NOT EXISTS auto_shares (
+    brand_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    survey_id TEXT NOT NULL,
+    PRIMARY KEY (brand_id, display_name, survey_id)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    survey_id TEXT NOT NULL,
+    finished INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_survey ON responses (survey_id, seq);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    brand_id TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    publication_url TEXT NOT NULL,
+    encrypt INTEGER NOT NULL,
+    shared_key TEXT,
+    successful_calls INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+-- state is pending, delivered or failed.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    msg TEXT NOT NULL,
+    hmac TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_until REAL NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+-- Used by the webhook worker to find due deliveries.
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    status_code INTEGER,
+    error TEXT
+);
+"""
+
+Params = Sequence[Any]
+
+
+class Store:
+    """One connection shared by all threads, serialised by a lock.
+
+    The sandbox is small and mostly idle; one lock is simpler than a pool and
+    keeps the in-memory database (which is per connection) possible.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.lock = threading.RLock()
+        target = str(path) if path is not None else ":memory:"
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        with self.lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(SCHEMA)
+
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        with self.lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        """Execute a write and return the number of rows it touched."""
+        with self.lock:
+            return self._conn.execute(sql, params).rowcount
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
