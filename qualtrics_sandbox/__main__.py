@@ -20,6 +20,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--public-url", default=None, help="base of BrandBaseURL and nextPage URLs")
     parser.add_argument("--datacenter", default="sandbox1", help="datacenter id of new brands")
     parser.add_argument("--muster-url", default=None, help="sets the demo surveys' end-of-survey redirect")
+    parser.add_argument("--export-seconds", type=float, default=1.0, help="shortest time an export takes")
+    parser.add_argument(
+        "--partial-seconds",
+        type=float,
+        default=None,
+        help="close abandoned survey sessions as partials after this many idle seconds (default: each survey's)",
+    )
     parser.add_argument("--webhook-retry-seconds", type=float, default=2.0)
     parser.add_argument("--webhook-max-attempts", type=int, default=8)
     parser.add_argument(
@@ -41,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         public_url=args.public_url,
         datacenter=args.datacenter,
         muster_url=args.muster_url,
+        export_seconds=args.export_seconds,
+        partial_seconds=args.partial_seconds,
         webhooks=WebhookSettings(
             retry_seconds=args.webhook_retry_seconds,
             max_attempts=args.webhook_max_attempts,

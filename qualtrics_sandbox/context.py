@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from .exports import Exports
+from .faults import Faults
 from .store import Store
 from .webhooks import WebhookWorker
 
@@ -16,9 +18,13 @@ from .webhooks import WebhookWorker
 class Sandbox:
     store: Store
     worker: WebhookWorker
+    exports: Exports
+    faults: Faults
     public_url: str
     datacenter: str = "sandbox1"
     muster_url: str | None = None
+    # None: each survey's own PartialData window (SurveyOptions), else this many seconds.
+    partial_seconds: float | None = None
 
     @property
     def home_host(self) -> str:

@@ -1,4 +1,4 @@
-"""The control API under `/_sandbox/`: seeding, simulated respondents, the webhook log.
+"""The control API under `/_sandbox/`: seeding, simulated respondents, the webhook log, faults.
 
 It answers loopback clients only. Errors are `{"error": "..."}` with an HTTP status.
 """
@@ -14,7 +14,9 @@ from . import accounts, surveys
 from .clock import parse_iso
 from .context import current_sandbox
 from .envelope import json_response
+from .faults import FaultConfigError
 from .responses import InvalidAnswerError, Submission
+from .simulate import simulate
 from .webhooks import delivery_log
 
 bp = Blueprint("control", __name__)
@@ -135,6 +137,8 @@ def respond(survey_id: str) -> Response:
     sandbox = current_sandbox()
     row = _survey(survey_id)
     body = _body()
+    if "count" in body:
+        return _respond_many(row, body)
     values = body.get("values", {})
     embedded = body.get("embeddedData", {})
     if not isinstance(values, dict) or not isinstance(embedded, dict):
@@ -158,6 +162,54 @@ def respond(survey_id: str) -> Response:
         raise ControlError(400, str(exc)) from exc
     sandbox.worker.wake()
     return json_response({"responseIds": [response_id]})
+
+
+MAX_COUNT = 1_000_000
+
+
+def _respond_many(row: Any, body: dict[str, Any]) -> Response:
+    """`{"count": N}`: N random valid responses, inserted in batches."""
+    sandbox = current_sandbox()
+    count = body["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+        raise ControlError(400, f"count must be a whole number from 1 to {MAX_COUNT}.")
+    unexpected = sorted(set(body) - {"count", "embeddedData", "finished", "webhooks", "seed"})
+    if unexpected:
+        raise ControlError(400, f"with count, only embeddedData, finished, webhooks and seed are allowed: {unexpected}")
+    embedded = body.get("embeddedData", {})
+    seed = body.get("seed")
+    if not isinstance(embedded, dict) or (seed is not None and not isinstance(seed, int)):
+        raise ControlError(400, "embeddedData must be an object and seed an integer.")
+    stored, ids = simulate(
+        sandbox.store,
+        row,
+        sandbox.public_url,
+        count,
+        embedded,
+        finished=bool(body.get("finished", True)),
+        webhooks=bool(body.get("webhooks", False)),
+        seed=seed,
+    )
+    sandbox.worker.wake()
+    return json_response({"count": stored, "responseIds": ids})
+
+
+@bp.get("/_sandbox/faults")
+def get_faults() -> Response:
+    return json_response(current_sandbox().faults.snapshot())
+
+
+@bp.put("/_sandbox/faults")
+def set_faults() -> Response:
+    try:
+        return json_response(current_sandbox().faults.set(_body()))
+    except FaultConfigError as exc:
+        raise ControlError(400, str(exc)) from exc
+
+
+@bp.delete("/_sandbox/faults")
+def clear_faults() -> Response:
+    return json_response(current_sandbox().faults.clear())
 
 
 @bp.get("/_sandbox/webhooks")

@@ -34,7 +34,7 @@ def plain_text(markup: str) -> str:
 
 def question_kind(question: JSON) -> str:
     """One of mc_single, mc_multi, nps, text, form, slider, rank, matrix_single,
-    matrix_multi, or other (not answerable through the sandbox)."""
+    matrix_multi, constant_sum, or other (not answerable through the sandbox)."""
     qtype = question.get("QuestionType")
     selector = question.get("Selector")
     sub = question.get("SubSelector")
@@ -51,6 +51,8 @@ def question_kind(question: JSON) -> str:
         return "slider"
     if qtype == "RO":
         return "rank"
+    if qtype == "CS":
+        return "constant_sum"
     if qtype == "Matrix" and selector in ("Likert", "Bipolar"):
         return "matrix_multi" if sub == "MultipleAnswer" else "matrix_single"
     return "other"
@@ -142,16 +144,21 @@ def _flow_block_ids(flow: Any) -> Iterator[str]:
             yield from _flow_block_ids(child)
 
 
+def flow_block_ids(definition: JSON) -> list[str]:
+    """Block ids in survey-flow order, then blocks the flow does not mention."""
+    by_id = [str(b.get("ID")) for b in blocks(definition)]
+    order = list(dict.fromkeys(_flow_block_ids(definition.get("SurveyFlow"))))
+    return order + [bid for bid in by_id if bid not in order]
+
+
 def live_question_ids(definition: JSON) -> list[str]:
     """Questions outside the Trash block, in survey-flow order.
 
     Deleted questions stay in `Questions`; only the Trash block says they are gone.
     """
     by_id = {str(b.get("ID")): b for b in blocks(definition)}
-    order = list(dict.fromkeys(_flow_block_ids(definition.get("SurveyFlow"))))
-    order += [bid for bid in by_id if bid not in order]
     found: list[str] = []
-    for block_id in order:
+    for block_id in flow_block_ids(definition):
         block = by_id.get(block_id)
         if block is None or block.get("Type") == "Trash":
             continue
@@ -202,6 +209,15 @@ def slider_range(question: JSON) -> tuple[float, float]:
         return float(low), float(high)
     except (TypeError, ValueError):
         return 0.0, 100.0
+
+
+def constant_sum_total(question: JSON) -> float | None:
+    """The sum a Constant Sum question requires (`Validation.Settings.Total`, our choice), if any."""
+    settings = (question.get("Validation") or {}).get("Settings") or {}
+    try:
+        return float(settings["Total"]) if settings.get("Type") == "ChoicesTotal" else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # --- QSF -----------------------------------------------------------------------------
@@ -363,7 +379,7 @@ def export_column_map(definition: JSON) -> JSON:
         question = questions(definition)[qid]
         tag = str(question.get("DataExportTag") or qid)
         kind = question_kind(question)
-        if kind in ("mc_multi", "rank", "slider"):
+        if kind in ("mc_multi", "rank", "slider", "constant_sum"):
             for cid, choice in choices(question):
                 columns[f"{tag}_{cid}"] = {"question": qid, "choice": f"{qid}.choices.{cid}"}
                 if has_text_entry(choice):

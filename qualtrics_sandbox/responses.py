@@ -17,6 +17,11 @@ from .clock import iso_millis, iso_seconds, parse_iso
 JSON = dict[str, Any]
 
 
+# Response types (values.status): the CSV recordings show "IP Address" and "Survey Preview".
+STATUS_CODES = {"preview": 1, "test": 2}
+STATUS_LABELS = {0: "IP Address", 1: "Survey Preview", 2: "Survey Test"}
+
+
 class InvalidAnswerError(ValueError):
     """A submitted value does not fit the survey's definition."""
 
@@ -43,46 +48,122 @@ def nps_group(score: int) -> int:
     return 3
 
 
-def _choice_by_recode(question: JSON, raw: Any, key: str) -> tuple[str, JSON]:
-    wanted = str(raw)
-    for cid, choice in d.choices(question):
-        if d.recode(question, cid) == wanted:
-            return cid, choice
-    raise InvalidAnswerError(f"{key}: {raw!r} is not a recode value of this question")
+@dataclass
+class Question:
+    """One live, answerable question with everything keying needs worked out once."""
+
+    qid: str
+    data: JSON
+    kind: str
+    choices: list[tuple[str, JSON]]
+    labels: dict[str, str]
+    recodes: dict[str, str]
+    answers: list[tuple[str, JSON]]
+    answer_labels: dict[str, str]
+    answer_recodes: dict[str, str]
+    text_entry: list[str]
+    low: float = 0.0
+    high: float = 100.0
+
+    @classmethod
+    def of(cls, qid: str, data: JSON) -> Question:
+        found = d.choices(data)
+        answer_list = d.answers(data)
+        recode_values = data.get("RecodeValues") or {}
+        low, high = d.slider_range(data)
+        if d.question_kind(data) == "constant_sum":
+            low, high = 0.0, d.constant_sum_total(data) or 100.0
+        return cls(
+            qid=qid,
+            data=data,
+            kind=d.question_kind(data),
+            choices=found,
+            labels={cid: d.plain_text(d.display(c)) for cid, c in found},
+            recodes={cid: d.recode(data, cid) for cid, _ in found},
+            answers=answer_list,
+            answer_labels={aid: d.plain_text(d.display(a)) for aid, a in answer_list},
+            answer_recodes={aid: str(recode_values.get(aid, aid)) for aid, _ in answer_list},
+            text_entry=[cid for cid, c in found if d.has_text_entry(c)],
+            low=low,
+            high=high,
+        )
+
+    @property
+    def text(self) -> str:
+        return d.plain_text(str(self.data.get("QuestionText", "")))
+
+    @property
+    def tag(self) -> str:
+        return str(self.data.get("DataExportTag") or self.qid)
+
+    @property
+    def forced(self) -> bool:
+        settings = (self.data.get("Validation") or {}).get("Settings") or {}
+        return settings.get("ForceResponse") == "ON"
 
 
-def _choice_ids(question: JSON) -> dict[str, JSON]:
-    return dict(d.choices(question))
+@dataclass
+class Compiled:
+    """A survey definition read once, for keying many responses quickly."""
+
+    definition: JSON
+    questions: list[Question]
+    declared: list[str]
+    displayed_fields: list[str]
+    displayed_values: JSON
+
+    def question(self, qid: str) -> Question | None:
+        return next((q for q in self.questions if q.qid == qid), None)
 
 
-def fields_of(qid: str, question: JSON) -> list[str]:
+def compile_survey(definition: JSON) -> Compiled:
+    found: list[Question] = []
+    fields: list[str] = []
+    shown: JSON = {}
+    for qid in d.live_question_ids(definition):
+        question = Question.of(qid, d.questions(definition)[qid])
+        if question.kind == "other":
+            continue
+        found.append(question)
+        fields.extend(fields_of(question))
+        shown.update(_displayed_values(question))
+    return Compiled(definition, found, d.embedded_field_names(definition), fields, shown)
+
+
+def fields_of(q: Question) -> list[str]:
     """Every value key a question can produce (its displayedFields)."""
-    kind = d.question_kind(question)
-    ids = [cid for cid, _ in d.choices(question)]
-    if kind in ("mc_single", "mc_multi"):
-        extra = [f"{qid}_{cid}_TEXT" for cid, c in d.choices(question) if d.has_text_entry(c)]
-        return [qid, *extra]
-    if kind == "nps":
+    qid = q.qid
+    ids = [cid for cid, _ in q.choices]
+    if q.kind in ("mc_single", "mc_multi"):
+        return [qid, *(f"{qid}_{cid}_TEXT" for cid in q.text_entry)]
+    if q.kind == "nps":
         return [f"{qid}_NPS_GROUP", qid]
-    if kind == "text":
+    if q.kind == "text":
         return [f"{qid}_TEXT"]
-    if kind in ("form", "slider", "rank", "matrix_single"):
+    if q.kind in ("form", "slider", "rank", "matrix_single", "constant_sum"):
         return [f"{qid}_{cid}" for cid in ids]
-    if kind == "matrix_multi":
-        return [f"{qid}_{cid}_{aid}" for cid in ids for aid, _ in d.answers(question)]
+    if q.kind == "matrix_multi":
+        return [f"{qid}_{cid}_{aid}" for cid in ids for aid, _ in q.answers]
     return []
 
 
-def _answer_question(qid: str, question: JSON, given: JSON, values: JSON, labels: JSON) -> None:
+def _recoded_choice(q: Question, raw: Any, key: str) -> str:
+    wanted = str(raw)
+    for cid, code in q.recodes.items():
+        if code == wanted:
+            return cid
+    raise InvalidAnswerError(f"{key}: {raw!r} is not a recode value of this question")
+
+
+def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> None:
     """Move this question's keys from `given` into `values` and `labels`."""
-    kind = d.question_kind(question)
-    choice_map = _choice_ids(question)
+    qid, kind = q.qid, q.kind
     if kind in ("mc_single", "nps") and qid in given:
         raw = given.pop(qid)
-        cid, choice = _choice_by_recode(question, raw, qid)
-        number = d.as_number(d.recode(question, cid))
+        cid = _recoded_choice(q, raw, qid)
+        number = d.as_number(q.recodes[cid])
         values[qid] = number
-        labels[qid] = d.plain_text(d.display(choice))
+        labels[qid] = q.labels[cid]
         if kind == "nps":
             if not isinstance(number, int) or not 0 <= number <= 10:
                 raise InvalidAnswerError(f"{qid}: NPS scores run from 0 to 10")
@@ -91,86 +172,85 @@ def _answer_question(qid: str, question: JSON, given: JSON, values: JSON, labels
             labels[f"{qid}_NPS_GROUP"] = d.NPS_GROUPS[group]
     elif kind == "mc_multi" and qid in given:
         raw = given.pop(qid)
-        picked = [str(x) for x in (raw if isinstance(raw, list) else [raw])]
-        unknown = [cid for cid in picked if cid not in choice_map]
+        picked = {str(x) for x in (raw if isinstance(raw, list) else [raw])}
+        unknown = sorted(picked - set(q.labels))
         if unknown:
             raise InvalidAnswerError(f"{qid}: unknown choice ids {unknown}")
-        ordered = [cid for cid in choice_map if cid in picked]
+        ordered = [cid for cid, _ in q.choices if cid in picked]
         values[qid] = ordered
-        labels[qid] = [d.plain_text(d.display(choice_map[cid])) for cid in ordered]
+        labels[qid] = [q.labels[cid] for cid in ordered]
     elif kind == "text":
         for key in (f"{qid}_TEXT", qid):
             if key in given:
                 values[f"{qid}_TEXT"] = str(given.pop(key))
     elif kind == "form":
-        for cid in choice_map:
+        for cid, _ in q.choices:
             # Accept the _TEXT spelling too; stored as QIDn_{choiceId} (our choice, see README).
             for key in (f"{qid}_{cid}", f"{qid}_{cid}_TEXT"):
                 if key in given:
                     values[f"{qid}_{cid}"] = str(given.pop(key))
-    elif kind == "slider":
-        low, high = d.slider_range(question)
-        for cid in choice_map:
+    elif kind in ("slider", "constant_sum"):
+        for cid, _ in q.choices:
             key = f"{qid}_{cid}"
             if key in given:
                 number = given.pop(key)
-                if not isinstance(number, int | float) or not low <= number <= high:
-                    raise InvalidAnswerError(f"{key}: {number!r} is outside {low:g}..{high:g}")
+                if isinstance(number, bool) or not isinstance(number, int | float) or not q.low <= number <= q.high:
+                    raise InvalidAnswerError(f"{key}: {number!r} is outside {q.low:g}..{q.high:g}")
                 values[key] = number
     elif kind == "rank":
-        ranks = {cid: given.pop(f"{qid}_{cid}") for cid in choice_map if f"{qid}_{cid}" in given}
+        ranks = {cid: given.pop(f"{qid}_{cid}") for cid, _ in q.choices if f"{qid}_{cid}" in given}
         if ranks:
-            if sorted(ranks.values()) != list(range(1, len(choice_map) + 1)):
-                raise InvalidAnswerError(f"{qid}: ranks must be 1..{len(choice_map)}, each once")
-            for cid in choice_map:
+            if sorted(ranks.values()) != list(range(1, len(q.choices) + 1)):
+                raise InvalidAnswerError(f"{qid}: ranks must be 1..{len(q.choices)}, each once")
+            for cid, _ in q.choices:
                 values[f"{qid}_{cid}"] = ranks[cid]
     elif kind == "matrix_single":
-        answer_map = dict(d.answers(question))
-        for cid in choice_map:
+        for cid, _ in q.choices:
             key = f"{qid}_{cid}"
             if key in given:
                 raw = str(given.pop(key))
-                aid = next(
-                    (a for a in answer_map if str((question.get("RecodeValues") or {}).get(a, a)) == raw),
-                    None,
-                )
+                aid = next((a for a, code in q.answer_recodes.items() if code == raw), None)
                 if aid is None:
                     raise InvalidAnswerError(f"{key}: {raw!r} is not an answer of this matrix")
                 values[key] = d.as_number(raw)
-                labels[key] = d.plain_text(d.display(answer_map[aid]))
+                labels[key] = q.answer_labels[aid]
     elif kind == "matrix_multi":
-        answer_map = dict(d.answers(question))
-        for cid in choice_map:
-            for aid, answer in answer_map.items():
+        for cid, _ in q.choices:
+            for aid, _ in q.answers:
                 key = f"{qid}_{cid}_{aid}"
                 if key in given:
                     given.pop(key)
                     values[key] = 1
-                    labels[key] = d.plain_text(d.display(answer))
+                    labels[key] = q.answer_labels[aid]
+    if kind == "constant_sum":
+        total = d.constant_sum_total(q.data)
+        entered = sum(values.get(f"{qid}_{cid}", 0) for cid, _ in q.choices)
+        if total is not None and any(f"{qid}_{cid}" in values for cid, _ in q.choices) and entered != total:
+            raise InvalidAnswerError(f"{qid}: the amounts must add up to {total:g}")
     if kind in ("mc_single", "mc_multi"):
-        for cid, choice in d.choices(question):
+        for cid in q.text_entry:
             key = f"{qid}_{cid}_TEXT"
-            if key in given and d.has_text_entry(choice):
+            if key in given:
                 values[key] = str(given.pop(key))
 
 
-def _displayed_values(qid: str, question: JSON) -> JSON:
-    kind = d.question_kind(question)
-    if kind in ("mc_single", "nps", "mc_multi"):
-        return {qid: [d.as_number(d.recode(question, cid)) for cid, _ in d.choices(question)]}
-    if kind == "matrix_single":
-        columns = [d.as_number(aid) for aid, _ in d.answers(question)]
-        return {f"{qid}_{cid}": columns for cid, _ in d.choices(question)}
-    if kind == "rank":
-        positions = list(range(1, len(d.choices(question)) + 1))
-        return {f"{qid}_{cid}": positions for cid, _ in d.choices(question)}
+def _displayed_values(q: Question) -> JSON:
+    if q.kind in ("mc_single", "nps", "mc_multi"):
+        return {q.qid: [d.as_number(q.recodes[cid]) for cid, _ in q.choices]}
+    if q.kind == "matrix_single":
+        columns = [d.as_number(aid) for aid, _ in q.answers]
+        return {f"{q.qid}_{cid}": columns for cid, _ in q.choices}
+    if q.kind == "rank":
+        positions = list(range(1, len(q.choices) + 1))
+        return {f"{q.qid}_{cid}": positions for cid, _ in q.choices}
     return {}
 
 
-def build_response(definition: JSON, response_id: str, submission: Submission, moment: datetime) -> JSON:
+def build_response(definition: JSON | Compiled, response_id: str, submission: Submission, moment: datetime) -> JSON:
     """The stored response object: responseId, values, labels, displayedFields, displayedValues."""
+    survey = definition if isinstance(definition, Compiled) else compile_survey(definition)
     given = dict(submission.values)
-    declared = d.embedded_field_names(definition)
+    declared = survey.declared
     # Embedded data may also come inside values; undeclared fields are dropped,
     # as Qualtrics drops undeclared URL parameters.
     embedded = {k: given.pop(k) for k in list(given) if k in declared}
@@ -178,18 +258,8 @@ def build_response(definition: JSON, response_id: str, submission: Submission, m
 
     answer_values: JSON = {}
     labels: JSON = {}
-    displayed_fields: list[str] = []
-    displayed_values: JSON = {}
-    live = d.live_question_ids(definition)
-    answerable = 0
-    for qid in live:
-        question = d.questions(definition)[qid]
-        if d.question_kind(question) == "other":
-            continue
-        answerable += 1
-        _answer_question(qid, question, given, answer_values, labels)
-        displayed_fields.extend(fields_of(qid, question))
-        displayed_values.update(_displayed_values(qid, question))
+    for question in survey.questions:
+        _answer_question(question, given, answer_values, labels)
     if given:
         raise InvalidAnswerError(f"unknown keys for this survey: {sorted(given)}")
 
@@ -206,12 +276,13 @@ def build_response(definition: JSON, response_id: str, submission: Submission, m
         progress = 100
     else:
         answered = {key.split("_")[0] for key in answer_values}
-        progress = int(100 * len(answered) / answerable) if answerable else 0
+        progress = int(100 * len(answered) / len(survey.questions)) if survey.questions else 0
 
+    status = STATUS_CODES.get(submission.distribution_channel, 0)
     values: JSON = {
         "startDate": iso_seconds(start),
         "endDate": iso_seconds(recorded_at),
-        "status": 0,
+        "status": status,
         "ipAddress": submission.ip_address,
         "progress": progress,
         "duration": duration,
@@ -227,12 +298,12 @@ def build_response(definition: JSON, response_id: str, submission: Submission, m
     for name in declared:
         if name in embedded:
             values[name] = str(embedded[name])
-    all_labels = {"status": "IP Address", "finished": "True" if submission.finished else "False"}
+    all_labels = {"status": STATUS_LABELS[status], "finished": "True" if submission.finished else "False"}
     all_labels.update(labels)
     return {
         "responseId": response_id,
         "values": values,
         "labels": all_labels,
-        "displayedFields": displayed_fields,
-        "displayedValues": displayed_values,
+        "displayedFields": survey.displayed_fields,
+        "displayedValues": survey.displayed_values,
     }

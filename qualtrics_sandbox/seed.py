@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
+
 from . import accounts, surveys
 from . import builders as b
 from .accounts import User
@@ -61,6 +63,8 @@ def screener(survey_id: str, redirect: str | None) -> JSON:
             ["Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"],
         ),
     ]
+    for forced in (questions[0], questions[8]):
+        forced["Validation"]["Settings"]["ForceResponse"] = "ON"
     trashed = [b.text_entry("QID11", "An old question, since deleted")]
     return b.survey(
         "Muster demo screener",
@@ -119,6 +123,8 @@ def seed_demo(store: Store, datacenter: str, muster_url: str | None) -> User:
     """Create the demo brand unless it exists; return its brand administrator."""
     existing = accounts.brand_admin(store, DEMO_BRAND)
     if existing is not None:
+        if muster_url:
+            _point_redirects(store, return_url(muster_url))
         return existing
     rng = random.Random("qualtrics-sandbox-demo")
     admin = accounts.create_brand(store, DEMO_BRAND, datacenter, rng)
@@ -145,6 +151,23 @@ def seed_demo(store: Store, datacenter: str, muster_url: str | None) -> User:
     )
     surveys.create_survey(store, admin, unshared, True, rng)
     return admin
+
+
+REDIRECTED = ("Muster demo screener", "Muster demo study survey", "Muster demo panel sign-up")
+
+
+def _point_redirects(store: Store, redirect: str | None) -> None:
+    """A later `--muster-url` (e.g. another port) updates the demo surveys' end of survey."""
+    for row in store.all("SELECT id, name, definition FROM surveys WHERE brand_id = ?", (DEMO_BRAND,)):
+        if row["name"] not in REDIRECTED:
+            continue
+        definition = orjson.loads(row["definition"])
+        options = definition.setdefault("SurveyOptions", {})
+        if options.get("EOSRedirectURL") == redirect:
+            continue
+        options["SurveyTermination"] = "Redirect"
+        options["EOSRedirectURL"] = redirect
+        store.run("UPDATE surveys SET definition = ? WHERE id = ?", (orjson.dumps(definition).decode(), row["id"]))
 
 
 def _survey_id(rng: random.Random) -> str:

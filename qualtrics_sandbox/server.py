@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +12,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import create_app
 from .context import Sandbox
+from .exports import Exports
+from .faults import Faults
+from .sessions import SessionCloser
 from .store import Store
 from .webhooks import WebhookSettings, WebhookWorker
 
@@ -23,6 +28,10 @@ class Options:
     datacenter: str = "sandbox1"
     muster_url: str | None = None
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # Shortest time an export takes, so clients meet `inProgress` (Qualtrics takes seconds).
+    export_seconds: float = 1.0
+    # Close abandoned /jfe sessions as partials after this many seconds (None: the survey's setting).
+    partial_seconds: float | None = None
 
 
 class RunningSandbox:
@@ -34,11 +43,27 @@ class RunningSandbox:
             options.data_dir.mkdir(parents=True, exist_ok=True)
             store_path = options.data_dir / "sandbox.sqlite3"
         self.store = Store(store_path)
-        self.worker = WebhookWorker(self.store, options.webhooks)
+        self.faults = Faults()
+        self.worker = WebhookWorker(self.store, options.webhooks, self.faults)
+        self._temp: Path | None = None
+        if options.data_dir is not None:
+            export_dir = options.data_dir / "exports"
+            export_dir.mkdir(exist_ok=True)
+        else:
+            export_dir = self._temp = Path(tempfile.mkdtemp(prefix="qualtrics-sandbox-exports-"))
+        self.exports = Exports(self.store, export_dir, self.faults, options.export_seconds)
         # Placeholder URL until the port is known (port 0 picks a free one).
         self.sandbox = Sandbox(
-            self.store, self.worker, public_url="", datacenter=options.datacenter, muster_url=options.muster_url
+            self.store,
+            self.worker,
+            self.exports,
+            self.faults,
+            public_url="",
+            datacenter=options.datacenter,
+            muster_url=options.muster_url,
+            partial_seconds=options.partial_seconds,
         )
+        self.closer = SessionCloser(self.sandbox)
         self.app = create_app(self.sandbox)
         self.http: BaseWSGIServer = make_server(options.host, options.port, self.app, threaded=True)
         port = self.http.server_port
@@ -52,11 +77,13 @@ class RunningSandbox:
 
     def start(self) -> None:
         self.worker.start()
+        self.closer.start()
         self._thread = threading.Thread(target=self.http.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
         self.worker.start()
+        self.closer.start()
         try:
             self.http.serve_forever()
         finally:
@@ -69,6 +96,10 @@ class RunningSandbox:
         self.close()
 
     def close(self) -> None:
+        self.closer.stop()
         self.worker.stop()
+        self.exports.join()
         self.http.server_close()
         self.store.close()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)

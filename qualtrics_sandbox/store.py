@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,50 @@ CREATE TABLE IF NOT EXISTS responses (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_by_survey ON responses (survey_id, seq);
+-- A respondent part-way through /jfe/form; answers are kept in the respond input form.
+-- state is open, finished or closed (closed = recorded as a partial response).
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    response_id TEXT NOT NULL UNIQUE,
+    survey_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    page INTEGER NOT NULL DEFAULT 0,
+    answers TEXT NOT NULL,
+    embedded TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    last_activity REAL NOT NULL
+);
+-- Used by the session closer to find abandoned sessions.
+CREATE INDEX IF NOT EXISTS sessions_open ON sessions (state, last_activity);
+-- status is inProgress, complete or failed.
+CREATE TABLE IF NOT EXISTS exports (
+    progress_id TEXT PRIMARY KEY,
+    file_id TEXT UNIQUE,
+    survey_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started REAL NOT NULL,
+    total INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0,
+    path TEXT,
+    filename TEXT,
+    token_used TEXT,
+    token_issued TEXT
+);
+-- A continuation token lets the next export start after `after_seq`.
+CREATE TABLE IF NOT EXISTS continuation_tokens (
+    token TEXT PRIMARY KEY,
+    survey_id TEXT NOT NULL,
+    after_seq INTEGER NOT NULL,
+    superseded INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+-- One row (id 1): the faults set through PUT /_sandbox/faults.
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY,
+    config TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subscriptions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -99,7 +143,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at REAL NOT NULL,
     claimed_until REAL NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    faulted INTEGER NOT NULL DEFAULT 0
 );
 -- Used by the webhook worker to find due deliveries.
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
@@ -131,6 +176,13 @@ class Store:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(SCHEMA)
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Columns added after part 1, for data directories created before them."""
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(deliveries)")}
+        if "faulted" not in columns:
+            self._conn.execute("ALTER TABLE deliveries ADD COLUMN faulted INTEGER NOT NULL DEFAULT 0")
 
     def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         with self.lock:
@@ -140,6 +192,10 @@ class Store:
     def all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         with self.lock:
             return list(self._conn.execute(sql, params).fetchall())
+
+    def many(self, sql: str, rows: Iterable[Params]) -> int:
+        with self.lock:
+            return self._conn.executemany(sql, rows).rowcount
 
     def run(self, sql: str, params: Params = ()) -> int:
         """Execute a write and return the number of rows it touched."""

@@ -191,11 +191,16 @@ def visible_surveys(store: Store, user: User, offset: int, limit: int) -> list[s
 
 
 def record_response(
-    store: Store, row: sqlite3.Row, submission: Submission, public_url: str, moment: datetime | None = None
+    store: Store,
+    row: sqlite3.Row,
+    submission: Submission,
+    public_url: str,
+    moment: datetime | None = None,
+    response_id: str | None = None,
 ) -> str:
     """Store one response and queue its webhooks, as a real completion would."""
     definition = stored_definition(row, public_url)
-    response_id = new_id("R")
+    response_id = response_id or new_id("R")
     moment = moment or now()
     body = build_response(definition, response_id, submission, moment)
     recorded = submission.recorded_at or moment

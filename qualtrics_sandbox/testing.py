@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+from .seed import seed_demo
 from .server import Options, RunningSandbox
 from .webhooks import WebhookSettings
 
@@ -22,7 +23,11 @@ class SandboxServer:
         webhook_max_attempts: int = 8,
         muster_url: str | None = None,
         datacenter: str = "sandbox1",
+        export_seconds: float = 0.2,
+        partial_seconds: float | None = None,
+        seed: str | None = None,
     ) -> None:
+        self.seed = seed
         self.options = Options(
             host="127.0.0.1",
             port=0,
@@ -31,6 +36,8 @@ class SandboxServer:
             datacenter=datacenter,
             muster_url=muster_url,
             webhooks=WebhookSettings(retry_seconds=webhook_retry_seconds, max_attempts=webhook_max_attempts),
+            export_seconds=export_seconds,
+            partial_seconds=partial_seconds,
         )
         self._running: RunningSandbox | None = None
 
@@ -49,6 +56,8 @@ class SandboxServer:
 
     def __enter__(self) -> SandboxServer:
         self._running = RunningSandbox(self.options)
+        if self.seed == "demo":
+            seed_demo(self._running.store, self.options.datacenter, self.options.muster_url)
         self._running.start()
         return self
 

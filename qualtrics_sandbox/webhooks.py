@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .clock import iso_seconds, now, webhook_date
+from .faults import Faults
 from .store import Store
 
 COMPLETED = "surveyengine.completedResponse"
@@ -95,9 +96,10 @@ def enqueue_response_event(
 
 
 class WebhookWorker:
-    def __init__(self, store: Store, settings: WebhookSettings) -> None:
+    def __init__(self, store: Store, settings: WebhookSettings, faults: Faults | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.faults = faults or Faults()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,13 +128,16 @@ class WebhookWorker:
 
     def deliver_due(self, force: bool = False) -> int:
         """Attempt every due delivery once (all pending ones when `force`); returns the count."""
+        self._apply_faults()
         moment = time.time()
         due_before = float("inf") if force else moment
         rows = self.store.all(
             "SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?"
-            " AND claimed_until < ? ORDER BY id",
+            " AND faulted = 1 AND claimed_until < ? ORDER BY id",
             (due_before, moment),
         )
+        if self.faults.webhooks["reorder"]:
+            rows.reverse()
         done = 0
         for row in rows:
             if self._stop.is_set() and not force:
@@ -150,6 +155,30 @@ class WebhookWorker:
         if force:
             self._wait_for_claims()
         return done
+
+    def _apply_faults(self) -> None:
+        """Decide each new delivery's fate once: dropped, duplicated, delayed or held for reordering."""
+        rules = self.faults.webhooks
+        fresh = self.store.all("SELECT * FROM deliveries WHERE state = 'pending' AND faulted = 0 ORDER BY id")
+        for row in fresh:
+            hold = rules["delayMs"] / 1000 + (rules["reorderWindowMs"] / 1000 if rules["reorder"] else 0)
+            if self.faults.chance(rules["drop"]):
+                self.store.run(
+                    "UPDATE deliveries SET state = 'dropped', faulted = 1, finished_at = ? WHERE id = ?",
+                    (iso_seconds(now()), row["id"]),
+                )
+                continue
+            self.store.run(
+                "UPDATE deliveries SET faulted = 1, next_attempt_at = next_attempt_at + ? WHERE id = ?",
+                (hold, row["id"]),
+            )
+            if self.faults.chance(rules["duplicate"]):
+                self.store.run(
+                    "INSERT INTO deliveries (subscription_id, url, topic, msg, hmac, state, next_attempt_at,"
+                    " created_at, faulted) SELECT subscription_id, url, topic, msg, hmac, 'pending',"
+                    " next_attempt_at, created_at, 1 FROM deliveries WHERE id = ?",
+                    (row["id"],),
+                )
 
     def _wait_for_claims(self) -> None:
         """Let attempts the worker has in flight finish, so a flush reports them."""

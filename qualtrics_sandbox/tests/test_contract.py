@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +16,9 @@ from qualtrics_sandbox.seed import screener
 from qualtrics_sandbox.testing import SandboxServer
 
 from .conftest import RECORDED, api, recorded
+from .exporting import export, table
 from .shapes import assert_same_shape
-from .test_responses import respond
+from .test_responses import SCREENER_ANSWERS, respond
 from .test_surveys import load, small_survey
 from .test_webhooks import Receiver
 
@@ -49,7 +51,6 @@ def test_the_recorded_folder_is_listed_completely() -> None:
         "qualtRics__GET_surveys_SV_5BJRo2RGHajIlOB__legacy-get-survey_matrix.json",
         "qualtRics__GET_surveys_SV_6s93xhVtm1e4j3v__legacy-get-survey_many-question-types.json",
         "SOURCES.md",
-        # Export payloads belong to sandbox part 2 (export-responses is not served yet).
         "qualtRics__export-responses_file_SV_56icaa9YAafpAqx_csv_NPS_MAVR.csv",
         "qualtRics__export-responses_file_SV_6s93xhVtm1e4j3v_csv_many-question-types.csv",
         "qualtRics__export-responses_lifecycle_start-progress-file.json",
@@ -226,3 +227,99 @@ def test_webhook_body_matches(control: httpx.Client, admin: httpx.Client, brand:
     recorded_fields = {k for k in parse_qs(raw.strip(), keep_blank_values=True) if k != "undefined"}
     assert recorded_fields <= set(form)
     assert len(form["HMAC"]) == len(sample["form"]["HMAC"]) == 128
+
+
+def test_the_recorded_export_life_cycle_matches(
+    control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]
+) -> None:
+    steps = recorded("qualtRics__export-responses_lifecycle_start-progress-file.json")["steps"]
+    definition = recorded("qualtRics__GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json")["result"]
+    survey_id = load(control, brand["adminUserId"], copy.deepcopy(definition))
+    respond(control, survey_id, values={"QID16": 4, "QID17": 1}, recordedDate="2020-03-01T10:00:00Z")
+    started = admin.post(f"/surveys/{survey_id}/export-responses/", json=steps[0]["request_body"])
+    assert started.status_code == steps[0]["status"], started.text
+    assert_same_shape(steps[0]["response_body"], started.json())
+    assert started.json()["result"] == {**steps[0]["response_body"]["result"], "progressId": ANY}
+    progress_id = started.json()["result"]["progressId"]
+    polls = [admin.get(f"/surveys/{survey_id}/export-responses/{progress_id}").json()]
+    while polls[-1]["result"]["status"] == "inProgress":
+        polls.append(admin.get(f"/surveys/{survey_id}/export-responses/{progress_id}").json())
+    assert len(polls) > 1, "a client should meet inProgress at least once"
+    assert_same_shape(steps[1]["response_body"], polls[0])
+    assert set(polls[0]["result"]) == set(steps[1]["response_body"]["result"])
+    assert_same_shape(steps[6]["response_body"], polls[-1])
+    assert set(polls[-1]["result"]) == set(steps[6]["response_body"]["result"])
+    file_id = polls[-1]["result"]["fileId"]
+    download = admin.get(f"/surveys/{survey_id}/export-responses/{file_id}/file")
+    assert download.headers["content-type"] == steps[7]["response_content_type"]
+    _, data = export(admin, survey_id, **steps[0]["request_body"])
+    rows = table(data)
+    assert rows[0] == ["StartDate", "EndDate", "ResponseId", "Q16", "Q17", "SolutionRevision"]
+    assert json.loads(rows[2][0]) == {"ImportId": "startDate", "timeZone": "America/Denver"}
+    assert rows[3][:3] == ["2020-03-01 02:59:00", "2020-03-01 03:00:00", rows[3][2]]
+    assert rows[3][3:5] == ["Somewhat satisfied", "Yes"]
+
+
+class _Any:
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+ANY = _Any()
+
+
+def _kind(import_id: dict[str, str]) -> str:
+    """A column's keying pattern, with ids abstracted: QIDn, QIDn_TEXT, QIDn_c_TEXT, QIDn+choiceId, ..."""
+    key = re.sub(r"QID\d+", "QID", import_id["ImportId"])
+    key = re.sub(r"_\d+", "_c", key)
+    return key + ("+choiceId" if "choiceId" in import_id else "") + ("+timeZone" if "timeZone" in import_id else "")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qualtRics__export-responses_file_SV_56icaa9YAafpAqx_csv_NPS_MAVR.csv",
+        "qualtRics__export-responses_file_SV_6s93xhVtm1e4j3v_csv_many-question-types.csv",
+    ],
+)
+def test_the_csv_export_has_the_recorded_header_rows(
+    name: str, control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]
+) -> None:
+    recorded_rows = table(recorded(name).encode())
+    survey_id = load(control, brand["adminUserId"], screener("SV_contractCsv0001", None))
+    respond(control, survey_id, values=SCREENER_ANSWERS, embeddedData={"rallyParticipantId": "P1"})
+    _, data = export(admin, survey_id, format="csv", useLabels=True)
+    rows = table(data)
+    ours = [json.loads(c) for c in rows[2]]
+    theirs = [json.loads(c) for c in recorded_rows[2]]
+    # Metadata columns: same export tags, texts and keys, in the recorded order.
+    recorded_meta = [
+        (h, t, i["ImportId"]) for h, t, i in zip(*recorded_rows[:2], theirs, strict=False) if "QID" not in i["ImportId"]
+    ]
+    our_meta = [(h, t, i["ImportId"]) for h, t, i in zip(*rows[:2], ours, strict=False)]
+    common = [m for m in recorded_meta if m in our_meta]
+    assert common == [m for m in our_meta if m in common]
+    assert len(common) >= 10
+    # Question columns: every keying pattern the recording shows for our kinds is one we use too.
+    recorded_kinds = {_kind(i) for i in theirs}
+    our_kinds = {_kind(i) for i in ours if "QID" in i["ImportId"]}
+    assert our_kinds & recorded_kinds
+    assert our_kinds <= recorded_kinds | {"QID_NPS_GROUP", "QID_c_TEXT", "QID+choiceId", "QID_TEXT", "QID", "QID_c"}
+    # Cells, in labels mode, look like the recorded ones.
+    row = dict(zip(rows[0], rows[3], strict=True))
+    recorded_row = dict(zip(recorded_rows[0], recorded_rows[3], strict=True))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["StartDate"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", recorded_row["StartDate"])
+    assert row["Finished"] in ("True", "False") and recorded_row["Finished"] in ("True", "False")
+    statuses = {r[recorded_rows[0].index("Status")] for r in recorded_rows[3:]}
+    assert row["Status"] == "IP Address" and statuses <= {"IP Address", "Survey Preview", "Survey Test", "Spam"}
+    if "NPS" in name:
+        texts = dict(zip(recorded_rows[0], recorded_rows[1], strict=True))
+        assert texts["Q35_1"].endswith(" - Selected Choice - Ropes Course") and texts["Q35_7_TEXT"].endswith(
+            " - Other - Text"
+        )
+        ours_text = dict(zip(rows[0], rows[1], strict=True))
+        assert ours_text["Q2_1"].endswith(" - Selected Choice - Phone")
+        assert ours_text["Q2_4_TEXT"].endswith(" - Other, please specify - Text")
+        assert ours_text["Q9_NPS_GROUP"].endswith(" - Group") and texts["Q3.13_NPS_GROUP"].endswith(" - Group")
+        assert data.count(b"\r\n") == len(rows)

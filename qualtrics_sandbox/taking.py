@@ -1,0 +1,208 @@
+"""What taking a survey needs apart from HTML: pages, reading a submitted page, the end of survey.
+
+Answers are read into the `respond` input form (recode values, choice-id lists,
+`QIDn_TEXT`, ...) and checked by the same code that keys a `respond`, so a page
+taken in the browser is stored exactly like a control-API response.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.datastructures import MultiDict
+
+from . import definitions as d
+from .clock import now
+from .responses import Compiled, InvalidAnswerError, Question, Submission, build_response
+
+JSON = dict[str, Any]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PIPE = re.compile(r"\$\{e://Field/([^}]+)\}")
+DEFAULT_END = "We thank you for your time spent taking this survey. Your response has been recorded."
+
+
+@dataclass
+class Item:
+    """One thing on a page: an answerable question, or descriptive text (question is None)."""
+
+    qid: str
+    question: Question | None
+    text: str
+
+
+def pages(survey: Compiled) -> list[list[Item]]:
+    """Blocks in flow order, split at page breaks; each non-empty piece is one page."""
+    definition = survey.definition
+    by_id = {q.qid: q for q in survey.questions}
+    live = set(d.live_question_ids(definition))
+    found: list[list[Item]] = []
+    blocks = {str(block.get("ID")): block for block in d.blocks(definition)}
+    for block_id in d.flow_block_ids(definition):
+        block = blocks.get(block_id)
+        if block is None or block.get("Type") == "Trash":
+            continue
+        current: list[Item] = []
+        for element in block.get("BlockElements") or []:
+            if element.get("Type") == "Page Break":
+                if current:
+                    found.append(current)
+                current = []
+                continue
+            qid = str(element.get("QuestionID"))
+            data = d.questions(definition).get(qid)
+            if qid not in live or data is None:
+                continue
+            if qid in by_id:
+                current.append(Item(qid, by_id[qid], ""))
+            elif data.get("QuestionType") == "DB":
+                current.append(Item(qid, None, str(data.get("QuestionText", ""))))
+        if current:
+            found.append(current)
+    return found
+
+
+def _number(raw: str) -> int | float | None:
+    try:
+        number = float(raw)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else number
+
+
+def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str | None:
+    """Move this question's submitted fields into `answers`; returns an error message or None."""
+    qid = q.qid
+    for key in [k for k in answers if k == qid or k.startswith(f"{qid}_")]:
+        del answers[key]
+    missing = False
+    if q.kind in ("mc_single", "nps"):
+        cid = form.get(qid, "")
+        if cid in q.recodes:
+            answers[qid] = d.as_number(q.recodes[cid])
+        missing = qid not in answers
+    elif q.kind == "mc_multi":
+        picked = [cid for cid in form.getlist(qid) if cid in q.labels]
+        if picked:
+            answers[qid] = picked
+        missing = not picked
+    elif q.kind == "text":
+        text = form.get(f"{qid}_TEXT", "").strip()
+        if text:
+            answers[f"{qid}_TEXT"] = text
+        missing = not text
+        validation = (q.data.get("Validation") or {}).get("Settings") or {}
+        if text and validation.get("ContentType") == "ValidEmailAddress" and not EMAIL.match(text):
+            return "Please enter a valid email address, like name@example.org."
+    elif q.kind == "form":
+        for cid, _ in q.choices:
+            text = form.get(f"{qid}_{cid}", "").strip()
+            if text:
+                answers[f"{qid}_{cid}"] = text
+            else:
+                missing = True
+    elif q.kind in ("slider", "constant_sum", "rank"):
+        for cid, _ in q.choices:
+            number = _number(form.get(f"{qid}_{cid}", ""))
+            if number is not None:
+                answers[f"{qid}_{cid}"] = number
+            else:
+                missing = True
+        if q.kind == "rank" and not missing:
+            ranks = sorted(answers[f"{qid}_{cid}"] for cid, _ in q.choices)
+            if ranks != list(range(1, len(q.choices) + 1)):
+                return "Give each item a different rank."
+    elif q.kind == "matrix_single":
+        for cid, _ in q.choices:
+            aid = form.get(f"{qid}_{cid}", "")
+            if aid in q.answer_recodes:
+                answers[f"{qid}_{cid}"] = d.as_number(q.answer_recodes[aid])
+            else:
+                missing = True
+    elif q.kind == "matrix_multi":
+        for cid, _ in q.choices:
+            row = [aid for aid, _ in q.answers if form.get(f"{qid}_{cid}_{aid}")]
+            for aid in row:
+                answers[f"{qid}_{cid}_{aid}"] = 1
+            missing = missing or not row
+    if q.kind in ("mc_single", "mc_multi"):
+        chosen = answers.get(qid)
+        chosen_ids = chosen if isinstance(chosen, list) else [form.get(qid, "")]
+        for cid in q.text_entry:
+            text = form.get(f"{qid}_{cid}_TEXT", "").strip()
+            if text and cid in chosen_ids:
+                answers[f"{qid}_{cid}_TEXT"] = text
+    if q.forced and missing:
+        return (
+            "Please answer this question."
+            if q.kind not in ("form", "matrix_single", "matrix_multi")
+            else ("Please answer every part of this question.")
+        )
+    return None
+
+
+def read_page(
+    survey: Compiled, items: list[Item], form: MultiDict[str, str], answers: JSON, embedded: JSON
+) -> dict[str, str]:
+    """Update `answers` from a submitted page; returns error messages by question id."""
+    errors: dict[str, str] = {}
+    for item in items:
+        if item.question is None:
+            continue
+        message = read_question(item.question, form, answers)
+        if message:
+            errors[item.qid] = message
+    if not errors:
+        try:
+            build_response(survey, "R_check", Submission(values=dict(answers), embedded_data=embedded), now())
+        except InvalidAnswerError as exc:
+            qid = str(exc).split(":")[0].split("_")[0]
+            errors[qid if any(i.qid == qid for i in items) else items[0].qid] = str(exc).split(": ", 1)[-1]
+    return errors
+
+
+def _redirect_of(element: Any) -> str | None:
+    if isinstance(element, dict):
+        if element.get("Type") == "EndSurvey":
+            options = element.get("Options") or {}
+            if options.get("SurveyTermination") == "Redirect" and options.get("EOSRedirectURL"):
+                return str(options["EOSRedirectURL"])
+        for child in element.get("Flow") or []:
+            found = _redirect_of(child)
+            if found:
+                return found
+    return None
+
+
+def end_redirect(definition: JSON) -> str | None:
+    """An EndSurvey element's redirect wins over SurveyOptions' (the first one the flow reaches)."""
+    found = _redirect_of(definition.get("SurveyFlow"))
+    if found:
+        return found
+    options = definition.get("SurveyOptions") or {}
+    url = str(options.get("EOSRedirectURL") or "")
+    if options.get("SurveyTermination") == "Redirect" and url not in ("", "https://", "http://"):
+        return url
+    return None
+
+
+def pipe(template: str, response_id: str, fields: JSON) -> str:
+    """Replace `${e://Field/ResponseID}` and `${e://Field/<name>}` with URL-encoded values."""
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1)
+        raw = response_id if name == "ResponseID" else fields.get(name, "")
+        return quote(str(raw), safe="")
+
+    return PIPE.sub(value, template)
+
+
+def end_message(definition: JSON) -> str:
+    options = definition.get("SurveyOptions") or {}
+    message = options.get("EOSMessage")
+    # In Qualtrics EOSMessage names a library message; a plain sentence is shown as is.
+    if isinstance(message, str) and message and not message.startswith("MS_"):
+        return message
+    return DEFAULT_END
