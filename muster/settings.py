@@ -36,6 +36,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _public_is_http
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "muster.front.debug.AlwaysSafeExceptionReporterFilter"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
 MUSTER_QUALTRICS_ALLOWED_HOSTS = config.host_patterns(
@@ -72,6 +73,9 @@ INSTALLED_APPS = [
     "muster.scheduling",
     "muster.front",
     "muster.api",
+    "muster.integrations.qualtrics",
+    "muster.people",
+    "muster.studies",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "muster.front.context_processors.navigation",
+                "muster.integrations.qualtrics.context_processors.broken_connection",
             ],
         },
     },

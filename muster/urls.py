@@ -13,6 +13,9 @@ admin.site.login = admin_sign_in  # type: ignore[method-assign]
 urlpatterns = [
     path("", include("muster.front.urls")),
     path("", include("muster.accounts.urls")),
+    path("", include("muster.people.urls")),
+    path("", include("muster.studies.urls")),
+    path("", include("muster.integrations.qualtrics.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -80,3 +80,24 @@ def me(request: HttpRequest) -> Me:
         role=user.role,
         capabilities=sorted(c.name.lower() for c in capabilities_of(user)),
     )
+
+
+# The apps' routers import ERRORS and `require` from here, so they are mounted last.
+from muster.people.api import panels_router, properties_router  # noqa: E402
+from muster.people.api import router as people_router  # noqa: E402
+from muster.studies.api import router as studies_router  # noqa: E402
+
+api.add_router("", people_router)
+api.add_router("", properties_router)
+api.add_router("", panels_router)
+api.add_router("", studies_router)
+
+
+def _mount_routers() -> None:
+    # Imported here: the routers import this module for `require` and the error schemas.
+    from muster.integrations.qualtrics.api import router as qualtrics_router
+
+    api.add_router("/integrations/qualtrics", qualtrics_router)
+
+
+_mount_routers()

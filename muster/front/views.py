@@ -6,28 +6,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from muster.accounts.decorators import requires
-from muster.accounts.roles import Capability
-
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     return redirect("people")
-
-
-@requires(Capability.VIEW)
-def people(request: HttpRequest) -> HttpResponse:
-    return render(request, "front/section.html", {"section": "people", "title": "People"})
-
-
-@requires(Capability.VIEW)
-def panels(request: HttpRequest) -> HttpResponse:
-    return render(request, "front/section.html", {"section": "panels", "title": "Panels"})
-
-
-@requires(Capability.VIEW)
-def studies(request: HttpRequest) -> HttpResponse:
-    return render(request, "front/section.html", {"section": "studies", "title": "Studies"})
 
 
 @login_required

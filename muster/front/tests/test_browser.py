@@ -26,7 +26,10 @@ class SignInBrowserTestCase(StaticLiveServerTestCase):
             page.wait_for_url(f"{self.live_server_url}/people/")
             nav = page.get_by_role("navigation", name="Main")
             assert [link.inner_text() for link in nav.get_by_role("link").all()] == [
-                "People", "Panels", "Studies", "Settings",
+                "People",
+                "Panels",
+                "Studies",
+                "Settings",
             ]
             if os.environ.get("MUSTER_SCREENSHOTS"):
                 page.screenshot(path=os.path.join(os.environ["MUSTER_SCREENSHOTS"], "people.png"), full_page=True)

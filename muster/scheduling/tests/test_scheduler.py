@@ -15,6 +15,12 @@ from muster.test import BaseTestCase
 class SchedulerTestCase(BaseTestCase):
     def setUp(self) -> None:
         super().setUp()
+        # Only the session-pruning job, whatever else the apps register.
+        only_prune = mock.patch.dict(
+            jobs.JOBS, {"prune_expired_sessions": jobs.JOBS["prune_expired_sessions"]}, clear=True
+        )
+        only_prune.start()
+        self.addCleanup(only_prune.stop)
         jobs.ensure_rows()
 
     def test_it_claims_a_due_job_and_pushes_it_forward(self) -> None:

@@ -38,7 +38,8 @@ def run(data_dir: Path, *args: str) -> str:
 def count_tasks(data_dir: Path) -> str:
     code = (
         "from django_tasks_db.models import DBTaskResult as R; "
-        "print(R.objects.count(), R.objects.filter(status='SUCCESSFUL').count())"
+        "R = R.objects.filter(task_path__endswith='prune_expired_sessions'); "
+        "print(R.count(), R.filter(status='SUCCESSFUL').count())"
     )
     return run(data_dir, "shell", "-c", code).strip().splitlines()[-1]
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from muster.accounts import demo as accounts_demo
+from muster.people import demo as people_demo
 
 
 class Command(BaseCommand):
@@ -12,4 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = accounts_demo.load()
+        if people_demo.load():
+            self.stdout.write("  Demo people, properties, panels and studies loaded.")
         self.stdout.write(f"\n  Demo Admin sign-in:  {accounts_demo.DEMO_ADMIN_EMAIL}  /  {password}\n")

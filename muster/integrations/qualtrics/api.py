@@ -1,0 +1,206 @@
+"""REST API for the Qualtrics connection (mounted at /api/v1/integrations/qualtrics)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field, model_validator
+
+from muster.accounts.roles import Capability
+from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.schemas import Error
+from muster.crypto import Secret
+from muster.integrations.qualtrics import client, connect
+from muster.integrations.qualtrics.models import QualtricsConnection
+
+router = Router(tags=["qualtrics"])
+
+
+class ConnectIn(Schema):
+    base_url: str | None = Field(None, max_length=200, description="Account URL, e.g. https://brand.co1.qualtrics.com")
+    datacenter: str | None = Field(None, max_length=20, description="Datacenter id, e.g. iad1")
+    brand_admin_token: str = Field(
+        min_length=1, max_length=200, json_schema_extra={"writeOnly": True, "format": "password"}
+    )
+    user_type: str = Field(pattern=r"^UT_[A-Za-z0-9_]+$", max_length=100)
+    service_email: str = Field("", max_length=200)
+
+    @model_validator(mode="after")
+    def one_location(self) -> ConnectIn:
+        if not (self.base_url or self.datacenter):
+            raise ValueError("Give base_url or datacenter.")
+        return self
+
+    def __repr__(self) -> str:
+        return "ConnectIn(brand_admin_token='********')"
+
+
+class AdminTokenIn(Schema):
+    brand_admin_token: str = Field(min_length=1, max_length=200, json_schema_extra={"writeOnly": True})
+
+    def __repr__(self) -> str:
+        return "AdminTokenIn(brand_admin_token='********')"
+
+
+class DisconnectIn(Schema):
+    brand_admin_token: str | None = Field(None, max_length=200, json_schema_extra={"writeOnly": True})
+
+    def __repr__(self) -> str:
+        return "DisconnectIn(brand_admin_token='********')"
+
+
+class ConnectionOut(Schema):
+    connected: bool
+    code: str | None = None
+    status: str | None = None
+    status_reason: str = ""
+    brand_id: str | None = None
+    datacenter: str | None = None
+    base_url: str | None = None
+    service_user_id: str | None = None
+    service_username: str | None = None
+    subscription_id: str | None = None
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    last_webhook_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    warnings: list[str] = []
+
+
+class DisconnectOut(Schema):
+    remove_by_hand: list[str]
+
+
+class SurveyOut(Schema):
+    id: str
+    name: str
+    last_modified: str | None
+
+
+class TestOut(Schema):
+    ok: bool
+    user_id: str
+    user_name: str
+    brand_id: str
+
+
+def _out(connection: QualtricsConnection | None) -> ConnectionOut:
+    if connection is None:
+        return ConnectionOut(connected=False)
+    return ConnectionOut(
+        connected=True,
+        code=str(connection.code),
+        status=connection.status,
+        status_reason=connection.status_reason,
+        brand_id=connection.brand_id,
+        datacenter=connection.datacenter,
+        base_url=connection.base_url,
+        service_user_id=connection.service_user_id,
+        service_username=connection.service_username,
+        subscription_id=connection.subscription_id or None,
+        connected_by=connection.connected_by.email if connection.connected_by else None,
+        connected_at=connection.connected_at,
+        last_webhook_at=connection.last_webhook_at,
+        last_checked_at=connection.last_checked_at,
+        warnings=list(connection.warnings),
+    )
+
+
+def _connection() -> QualtricsConnection:
+    connection = QualtricsConnection.objects.first()
+    if connection is None:
+        raise HttpError(409, "Muster is not connected to Qualtrics.")
+    return connection
+
+
+def _fail(e: Exception) -> HttpError:
+    return HttpError(502, str(e))
+
+
+WITH_CONFLICT: dict[int, Any] = {**BODY_ERRORS, 409: Error, 502: Error}
+
+
+@router.get("", response={200: ConnectionOut, **ERRORS}, summary="Connection status")
+def status(request: HttpRequest) -> ConnectionOut:
+    require(request, Capability.MANAGE_INTEGRATIONS)
+    return _out(QualtricsConnection.objects.select_related("connected_by").first())
+
+
+@router.post("/connect", response={201: ConnectionOut, **WITH_CONFLICT}, summary="Connect to a Qualtrics brand")
+def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, ConnectionOut]:
+    user = require(request, Capability.MANAGE_INTEGRATIONS)
+    if QualtricsConnection.objects.exists():
+        raise HttpError(409, "Muster is connected already; disconnect first.")
+    try:
+        outcome = connect.connect(
+            base_url=body.base_url or body.datacenter or "",
+            brand_admin_token=Secret(body.brand_admin_token),
+            user_type=body.user_type,
+            by=user,
+            service_email=body.service_email,
+        )
+    except (connect.ConnectError, client.QualtricsError) as e:
+        raise _fail(e) from None
+    return 201, _out(outcome.connection)
+
+
+@router.post("/test", response={200: TestOut, **WITH_CONFLICT}, summary="Test the stored token")
+def test_route(request: HttpRequest) -> TestOut:
+    require(request, Capability.MANAGE_INTEGRATIONS)
+    try:
+        me = connect.test_connection(_connection())
+    except client.QualtricsError as e:
+        raise _fail(e) from None
+    return TestOut(ok=True, user_id=me.user_id, user_name=me.user_name, brand_id=me.brand_id)
+
+
+@router.post("/resubscribe", response={200: ConnectionOut, **WITH_CONFLICT}, summary="Replace the event subscription")
+def resubscribe_route(request: HttpRequest, body: AdminTokenIn) -> ConnectionOut:
+    require(request, Capability.MANAGE_INTEGRATIONS)
+    connection = _connection()
+    try:
+        connect.resubscribe(connection, Secret(body.brand_admin_token))
+    except (connect.ConnectError, client.QualtricsError) as e:
+        raise _fail(e) from None
+    return _out(connection)
+
+
+@router.post("/repair", response={200: ConnectionOut, **WITH_CONFLICT}, summary="Give the service user a new token")
+def repair_route(request: HttpRequest, body: AdminTokenIn) -> ConnectionOut:
+    require(request, Capability.MANAGE_INTEGRATIONS)
+    connection = _connection()
+    try:
+        connect.repair(connection, Secret(body.brand_admin_token))
+    except (connect.ConnectError, client.QualtricsError) as e:
+        raise _fail(e) from None
+    return _out(connection)
+
+
+@router.delete("", response={200: DisconnectOut, **WITH_CONFLICT}, summary="Disconnect")
+def disconnect_route(request: HttpRequest, body: DisconnectIn | None = None) -> DisconnectOut:
+    require(request, Capability.MANAGE_INTEGRATIONS)
+    connection = _connection()
+    try:
+        left = connect.disconnect(
+            connection, Secret(body.brand_admin_token) if body and body.brand_admin_token else None
+        )
+    except (connect.ConnectError, client.QualtricsError) as e:
+        raise _fail(e) from None
+    return DisconnectOut(remove_by_hand=left)
+
+
+@router.get("/surveys", response={200: list[SurveyOut], **WITH_CONFLICT}, summary="Active surveys Muster can use")
+def surveys_route(request: HttpRequest) -> list[SurveyOut]:
+    require(request, Capability.USE_INTEGRATIONS)
+    connection = _connection()
+    if connection.is_broken:
+        raise HttpError(409, f"The Qualtrics connection is broken: {connection.status_reason}")
+    try:
+        surveys = client.list_surveys(connect.connection_account(connection))
+    except client.QualtricsError as e:
+        raise _fail(e) from None
+    return [SurveyOut(id=s.id, name=s.name, last_modified=s.last_modified) for s in surveys if s.is_active]

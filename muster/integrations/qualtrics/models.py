@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+from muster.crypto import Secret, decrypt, encrypt
+
+
+class ConnectionStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    POLLING_ONLY = "polling_only", "Polling only"
+    BROKEN = "broken", "Broken"
+
+
+class QualtricsConnection(models.Model):
+    """Muster's one connection to a Qualtrics brand. Holds only the service user's token and the
+    webhook's shared key, both encrypted; never a brand administrator's token."""
+
+    code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    base_url = models.URLField()
+    brand_id = models.CharField(max_length=100)
+    datacenter = models.CharField(max_length=50, blank=True)
+    service_user_id = models.CharField(max_length=100)
+    service_username = models.CharField(max_length=200)
+    token_encrypted = models.TextField()
+    subscription_id = models.CharField(max_length=100, blank=True)
+    shared_key_encrypted = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED)
+    status_reason = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    connected_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
+    connected_at = models.DateTimeField(default=now)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Qualtrics {self.brand_id} ({self.get_status_display()})"
+
+    @property
+    def token(self) -> Secret:
+        return Secret(decrypt(self.token_encrypted))
+
+    @token.setter
+    def token(self, value: Secret) -> None:
+        self.token_encrypted = encrypt(value.value)
+
+    @property
+    def shared_key(self) -> Secret:
+        return Secret(decrypt(self.shared_key_encrypted) if self.shared_key_encrypted else "")
+
+    @shared_key.setter
+    def shared_key(self, value: Secret) -> None:
+        self.shared_key_encrypted = encrypt(value.value) if value.value else ""
+
+    @property
+    def is_broken(self) -> bool:
+        return self.status == ConnectionStatus.BROKEN
+
+
+class WebhookEvent(models.Model):
+    """A verified event from Qualtrics, recorded once per (response, topic kind)."""
+
+    connection = models.ForeignKey(QualtricsConnection, models.CASCADE, related_name="events")
+    topic = models.CharField(max_length=300)
+    kind = models.CharField(max_length=40)  # completedResponse, partialResponse, ...
+    survey_id = models.CharField(max_length=100)
+    response_id = models.CharField(max_length=100)
+    message = models.JSONField()
+    received_at = models.DateTimeField(default=now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "response_id", "kind"], name="webhookevent_once"),
+        ]
+        indexes = [
+            # Used by ingestion to find events still to process.
+            models.Index(
+                fields=["received_at"], name="webhookevent_unprocessed", condition=models.Q(processed_at=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.response_id}"
+
+
+class CallBudget(models.Model):
+    """Qualtrics calls spent in the current minute, per connection, shared by every process."""
+
+    key = models.CharField(max_length=100, unique=True)
+    window_start = models.DateTimeField()
+    used = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.used}"

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from muster.accounts.decorators import requires, signed_in_user
+from muster.accounts.roles import Capability
+from muster.crypto import Secret
+from muster.integrations.qualtrics import client, connect, forms
+from muster.integrations.qualtrics.models import QualtricsConnection
+
+
+@requires(Capability.MANAGE_INTEGRATIONS)
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    connection = QualtricsConnection.objects.first()
+    return render(request, "qualtrics/connected_apps.html", {"connection": connection, "section": "settings"})
+
+
+@sensitive_post_parameters("brand_admin_token")
+@sensitive_variables()
+@requires(Capability.MANAGE_INTEGRATIONS)
+def connect_view(request: HttpRequest) -> HttpResponse:
+    if QualtricsConnection.objects.exists():
+        return redirect("qualtrics_connection")
+    form = forms.ConnectForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = connect.connect(
+                base_url=form.cleaned_data["base_url"],
+                brand_admin_token=Secret(form.cleaned_data["brand_admin_token"]),
+                user_type=form.cleaned_data["user_type"],
+                by=signed_in_user(request),
+            )
+        except (connect.ConnectError, client.QualtricsError) as e:
+            error = str(e)
+        else:
+            # Warnings are kept on the connection and shown on its page.
+            messages.success(request, f"Connected to Qualtrics brand {outcome.connection.brand_id}.")
+            return redirect("qualtrics_connection")
+    return render(
+        request,
+        "qualtrics/connect.html",
+        {
+            "form": form,
+            "error": error,
+            "section": "settings",
+            "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+            "webhook_url": connect.webhook_url(),
+        },
+    )
+
+
+@requires(Capability.MANAGE_INTEGRATIONS)
+def connection_view(request: HttpRequest) -> HttpResponse:
+    connection = QualtricsConnection.objects.first()
+    if connection is None:
+        return redirect("qualtrics_connect")
+    context = {
+        "connection": connection,
+        "section": "settings",
+        "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+        "webhook_url": connect.webhook_url(),
+    }
+    return render(request, "qualtrics/connection.html", context)
+
+
+def _connection_or_redirect(request: HttpRequest) -> QualtricsConnection | None:
+    connection = QualtricsConnection.objects.first()
+    if connection is None:
+        messages.error(request, "Muster is not connected to Qualtrics.")
+    return connection
+
+
+@require_POST
+@requires(Capability.MANAGE_INTEGRATIONS)
+def test_view(request: HttpRequest) -> HttpResponse:
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect("qualtrics_connect")
+    try:
+        me = connect.test_connection(connection)
+    except client.QualtricsError as e:
+        messages.error(request, f"The connection test failed: {e}")
+    else:
+        messages.success(request, f"The connection works: Muster acts as {me.user_name or me.user_id}.")
+    return redirect("qualtrics_connection")
+
+
+@sensitive_variables()
+def _with_admin_token(request: HttpRequest, action: str) -> HttpResponse:
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect("qualtrics_connect")
+    form = forms.AdminTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a Brand Administrator API token.")
+        return redirect("qualtrics_connection")
+    token = Secret(form.cleaned_data["brand_admin_token"])
+    try:
+        if action == "repair":
+            connect.repair(connection, token)
+            messages.success(request, "The service user has a new, working token.")
+        else:
+            connect.resubscribe(connection, token)
+            messages.success(request, "Muster is subscribed to Qualtrics' response events again.")
+    except (connect.ConnectError, client.QualtricsError) as e:
+        messages.error(request, str(e))
+    return redirect("qualtrics_connection")
+
+
+@require_POST
+@sensitive_post_parameters("brand_admin_token")
+@sensitive_variables()
+@requires(Capability.MANAGE_INTEGRATIONS)
+def repair_view(request: HttpRequest) -> HttpResponse:
+    return _with_admin_token(request, "repair")
+
+
+@require_POST
+@sensitive_post_parameters("brand_admin_token")
+@sensitive_variables()
+@requires(Capability.MANAGE_INTEGRATIONS)
+def resubscribe_view(request: HttpRequest) -> HttpResponse:
+    return _with_admin_token(request, "resubscribe")
+
+
+@require_POST
+@sensitive_post_parameters("brand_admin_token")
+@sensitive_variables()
+@requires(Capability.MANAGE_INTEGRATIONS)
+def disconnect_view(request: HttpRequest) -> HttpResponse:
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect("connected_apps")
+    form = forms.DisconnectForm(request.POST)
+    form.is_valid()
+    raw = form.cleaned_data.get("brand_admin_token") or ""
+    try:
+        left = connect.disconnect(connection, Secret(raw) if raw else None)
+    except (connect.ConnectError, client.QualtricsError) as e:
+        messages.error(request, f"{e} Nothing was disconnected.")
+        return redirect("qualtrics_connection")
+    messages.success(request, "Muster is disconnected from Qualtrics; its stored token was deleted.")
+    for item in left:
+        messages.warning(request, f"Remove in Qualtrics by hand: {item}")
+    return redirect("connected_apps")
+
+
+@requires(Capability.USE_INTEGRATIONS)
+def surveys_view(request: HttpRequest) -> HttpResponse:
+    """The active surveys shared with Muster's service user: what the survey picker offers."""
+    connection = QualtricsConnection.objects.first()
+    surveys: list[client.SurveySummary] = []
+    error = None
+    if connection is None:
+        error = "Muster is not connected to Qualtrics yet."
+    elif connection.is_broken:
+        error = f"The Qualtrics connection is broken: {connection.status_reason}"
+    else:
+        try:
+            surveys = [s for s in client.list_surveys(connect.connection_account(connection)) if s.is_active]
+        except client.QualtricsError as e:
+            error = f"Qualtrics did not list the surveys: {e}"
+    context = {
+        "connection": connection,
+        "surveys": surveys,
+        "error": error,
+        "section": "settings",
+        "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+    }
+    return render(request, "qualtrics/surveys.html", context)

@@ -1,0 +1,163 @@
+"""People list filters, shared by the page, the bulk actions, CSV export and the API.
+
+The query string is the filter, so a filtered list can be linked, exported or acted on:
+
+    name=<text>            first or last name contains
+    email=<text>           any of the person's emails contains
+    p.<key>=<text>         text property contains
+    p.<key>=<option>       select property has any of the options (code or label; repeatable)
+    p.<key>=yes|no         boolean property
+    p.<key>.min=<v>        number or date property at least v (YYYY-MM-DD for dates)
+    p.<key>.max=<v>        number or date property at most v
+    p.<key>.is=empty|not_empty
+
+Every filter becomes `id IN (SELECT person_id FROM …)` on an indexed column of one property;
+filters combine with AND. Nothing is filtered in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from muster.people.models import Person, PersonEmail, Property, PropertyType, PropertyValue
+from muster.people.serialise import Viewer, shown
+from muster.people.values import InvalidValue, parse
+
+RESERVED = ("name", "email")
+
+
+@dataclass
+class Filter:
+    param: str
+    label: str
+    prop: Property | None = None
+    op: str = "contains"  # contains | any | eq | min | max | empty | not_empty
+    value: Any = None
+    given: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Filters:
+    items: list[Filter]
+    errors: list[str]
+
+    def apply(self, people: QuerySet[Person]) -> QuerySet[Person]:
+        for f in self.items:
+            people = people.filter(condition(f))
+        return people
+
+
+def condition(f: Filter) -> Q:
+    if f.prop is None and f.param == "name":
+        return Q(first_name__icontains=f.value) | Q(last_name__icontains=f.value)
+    if f.prop is None:
+        return Q(id__in=PersonEmail.objects.filter(email__icontains=f.value).values("person_id"))
+    values = PropertyValue.objects.filter(property=f.prop)
+    if f.op == "empty":
+        return ~Q(id__in=values.values("person_id"))
+    if f.op == "not_empty":
+        return Q(id__in=values.values("person_id"))
+    column = {
+        PropertyType.TEXT: "value_text",
+        PropertyType.NUMBER: "value_number",
+        PropertyType.DATE: "value_date",
+        PropertyType.BOOLEAN: "value_bool",
+        PropertyType.SINGLE_SELECT: "value_option",
+        PropertyType.MULTI_SELECT: "value_options",
+    }[PropertyType(f.prop.type)]
+    lookup = {"contains": "__icontains", "eq": "", "any": "__in", "min": "__gte", "max": "__lte"}[f.op]
+    return Q(id__in=values.filter(**{column + lookup: f.value}).values("person_id"))
+
+
+def parse_filters(params: Mapping[str, list[str]], properties: Iterable[Property], viewer: Viewer) -> Filters:
+    """Reads filters from query parameters; unusable ones are left out and explained in `errors`."""
+    props = {p.key: p for p in properties}
+    items: list[Filter] = []
+    errors: list[str] = []
+    for param, given in params.items():
+        given = [g for g in given if g.strip()]
+        if not given:
+            continue
+        if param in RESERVED:
+            if not viewer.pii:
+                errors.append(f"Filtering on {param} needs a role that may see PII.")
+                continue
+            items.append(Filter(param=param, label=param.capitalize(), value=given[-1].strip(), given=given))
+            continue
+        if not param.startswith("p."):
+            continue
+        key, _, op = param[2:].partition(".")
+        prop = props.get(key)
+        if prop is None:
+            errors.append(f"There is no property “{key}”.")
+            continue
+        if prop.pii and not viewer.pii:
+            errors.append(f"Filtering on {prop.label} needs a role that may see PII.")
+            continue
+        f = Filter(param=param, label=prop.label, prop=prop, given=given)
+        try:
+            read(f, op, given)
+        except InvalidValue as e:
+            errors.append(f"{prop.label}: “{shown(viewer, prop.pii, given[-1])}” {e}")
+            continue
+        items.append(f)
+    return Filters(items, errors)
+
+
+def read(f: Filter, op: str, given: list[str]) -> None:
+    prop = f.prop
+    assert prop is not None
+    if op == "is":
+        if given[-1] not in ("empty", "not_empty"):
+            raise InvalidValue("is not “empty” or “not_empty”.")
+        f.op = given[-1]
+        return
+    if op in ("min", "max"):
+        if prop.type not in (PropertyType.NUMBER, PropertyType.DATE):
+            raise InvalidValue(f"is not a range: {prop.label} is neither a number nor a date.")
+        f.op, f.value = op, parse(prop, given[-1])
+        return
+    if op:
+        raise InvalidValue(f"uses an unknown filter “{op}”.")
+    if prop.type == PropertyType.TEXT:
+        f.op, f.value = "contains", given[-1].strip()
+    elif prop.is_select:
+        options = list(prop.options.all())
+        f.op, f.value = "any", [find(prop, options, g) for g in given]
+    elif prop.type == PropertyType.BOOLEAN:
+        f.op, f.value = "eq", parse(prop, given[-1])
+    else:
+        f.op, f.value = "eq", parse(prop, given[-1])
+
+
+def find(prop: Property, options: list[Any], given: str) -> int:
+    # Retired options still filter: people keep the values they had.
+    wanted = given.strip().casefold()
+    for option in options:
+        if str(option.code) == wanted or option.label.casefold() == wanted:
+            return int(option.id)
+    raise InvalidValue(f"is not one of the options of {prop.label}.")
+
+
+def describe(f: Filter, viewer: Viewer) -> str:
+    """The chip text of a filter."""
+    prop = f.prop
+    pii = prop.pii if prop else True
+    if f.op == "empty":
+        return f"{f.label} is empty"
+    if f.op == "not_empty":
+        return f"{f.label} is not empty"
+    if f.op == "min":
+        return f"{f.label} ≥ {shown(viewer, pii, f.given[-1])}"
+    if f.op == "max":
+        return f"{f.label} ≤ {shown(viewer, pii, f.given[-1])}"
+    if f.op == "any" and prop is not None:
+        labels = [o.label for o in prop.options.all() if o.id in f.value]
+        return f"{f.label} is {shown(viewer, pii, ' or '.join(labels))}"
+    if f.op == "eq" and prop is not None and prop.type == PropertyType.BOOLEAN:
+        return f"{f.label}: {shown(viewer, pii, 'yes' if f.value else 'no')}"
+    return f"{f.label} contains “{shown(viewer, pii, str(f.value))}”"

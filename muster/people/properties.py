@@ -1,0 +1,87 @@
+"""Property definitions and their options (Settings → Properties)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from muster.people.models import SELECT_TYPES, Property, PropertyOption, PropertyType, PropertyValue
+
+
+class PropertyError(ValueError):
+    pass
+
+
+@transaction.atomic
+def create_property(
+    key: str, label: str, type: str, *, unique: bool = False, pii: bool = False, options: list[str] | None = None
+) -> Property:
+    if type not in PropertyType.values:
+        raise PropertyError(f"“{type}” is not a property type.")
+    if unique and type != PropertyType.TEXT:
+        raise PropertyError("Only text properties can be unique.")
+    if Property.objects.filter(key=key).exists():
+        raise PropertyError(f"A property with the key “{key}” already exists.")
+    if options and type not in SELECT_TYPES:
+        raise PropertyError("Only select properties have options.")
+    last = Property.objects.aggregate(m=Max("position"))["m"]
+    prop = Property.objects.create(
+        key=key, label=label.strip(), type=type, unique=unique, pii=pii, position=0 if last is None else last + 1
+    )
+    for label_ in options or []:
+        add_option(prop, label_)
+    return prop
+
+
+@transaction.atomic
+def update_property(prop: Property, **changes: Any) -> None:
+    """Label, flags and position; the type and key never change."""
+    if "label" in changes:
+        prop.label = changes["label"].strip()
+    if "pii" in changes:
+        prop.pii = changes["pii"]
+    if "position" in changes:
+        prop.position = changes["position"]
+    if "unique" in changes and changes["unique"] != prop.unique:
+        if changes["unique"] and prop.type != PropertyType.TEXT:
+            raise PropertyError("Only text properties can be unique.")
+        prop.unique = changes["unique"]
+        try:
+            with transaction.atomic():
+                PropertyValue.objects.filter(property=prop).update(is_unique=prop.unique)
+        except IntegrityError:
+            raise PropertyError(f"Some people share a value of {prop.label}: it cannot be unique yet.") from None
+    prop.save()
+
+
+def add_option(prop: Property, label: str) -> PropertyOption:
+    if prop.type not in SELECT_TYPES:
+        raise PropertyError("Only select properties have options.")
+    label = label.strip()
+    if prop.options.filter(label__iexact=label).exists():
+        raise PropertyError(f"{prop.label} already has the option “{label}”.")
+    last = prop.options.aggregate(m=Max("position"))["m"]
+    return PropertyOption.objects.create(property=prop, label=label, position=0 if last is None else last + 1)
+
+
+@transaction.atomic
+def update_option(option: PropertyOption, **changes: Any) -> None:
+    if "label" in changes:
+        label = changes["label"].strip()
+        if option.property.options.filter(label__iexact=label).exclude(id=option.id).exists():
+            raise PropertyError(f"{option.property.label} already has the option “{label}”.")
+        option.label = label
+    if "retired" in changes:
+        option.retired = changes["retired"]
+    if "position" in changes:
+        # Moving an option renumbers its siblings so positions stay 0..n-1.
+        siblings = [o for o in option.property.options.exclude(id=option.id)]
+        siblings.insert(min(changes["position"], len(siblings)), option)
+        for i, o in enumerate(siblings):
+            if o.position != i:
+                o.position = i
+                if o.id != option.id:
+                    o.save(update_fields=["position"])
+    option.save()

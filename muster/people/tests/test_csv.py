@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from muster.people import csvio
+from muster.people import values as pv
+from muster.people.models import ImportStatus, Person, PersonEmail, PersonImport, PropertyValue, Source
+from muster.people.properties import create_property
+from muster.people.tests.test_history import queued_import
+from muster.test import BaseTestCase
+
+
+class CsvImportTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.age = create_property("age", "Age", "number")
+        self.country = create_property("country", "Country", "single_select", options=["UK", "France"])
+        self.member = create_property("member_id", "Member ID", "text", unique=True)
+        self.taken = pv.create_person("taken@example.org", source=Source.MANUAL)
+        pv.set_values(self.taken, {self.member: "M-1"}, source=Source.MANUAL)
+        self.mapping = {
+            "Age": str(self.age.code),
+            "Country": str(self.country.code),
+            "Member": str(self.member.code),
+            "First": "first_name",
+        }
+
+    def run_import(self, body: bytes) -> PersonImport:
+        imp = queued_import(self.rita, b"email,First,Age,Country,Member\n" + body, self.mapping)
+        csvio.import_people.call(str(imp.code))
+        imp.refresh_from_db()
+        return imp
+
+    def test_good_rows_land_and_each_bad_row_is_reported_with_its_reason(self) -> None:
+        imp = self.run_import(
+            b"ana@example.org,Ana,30,UK,M-2\n"  # 2 good
+            b"ben@example.org,Ben,thirty,UK,M-3\n"  # 3 wrong type
+            b"cleo@example.org,Cleo,31,Spain,M-4\n"  # 4 unknown option
+            b"ANA@example.org ,Ana2,32,France,M-5\n"  # 5 duplicate email in the file
+            b"dan@example.org,D\xe9,33,UK,M-6\n"  # 6 bad encoding (latin-1)
+            b"not-an-email,Eve,34,UK,M-7\n"  # 7 bad email
+            b"fay@example.org,Fay,35,UK,M-1\n"  # 8 unique value already someone else's
+            b"gus@example.org,Gus,36\n"  # 9 too few cells
+            b"taken@example.org,Tak,50,France,M-1\n"  # 10 good: an update of the value's owner
+        )
+        self.assertEqual(imp.status, ImportStatus.DONE)
+        self.assertEqual((imp.rows_created, imp.rows_updated, imp.rows_rejected), (1, 1, 7))
+        reasons = {r.row: r.reason for r in imp.rejections.all()}
+        self.assertIn("is not a number", reasons[3])
+        self.assertIn("is not one of the options", reasons[4])
+        self.assertIn("Duplicate email", reasons[5])
+        self.assertIn("Bad encoding", reasons[6])
+        self.assertIn("not an email", reasons[7])
+        self.assertIn("already another person's", reasons[8])
+        self.assertIn("cells", reasons[9])
+        self.assertEqual(
+            sorted(PersonEmail.objects.values_list("email", flat=True)), ["ana@example.org", "taken@example.org"]
+        )
+        ana = Person.objects.get(emails__email="ana@example.org")
+        self.assertEqual(ana.first_name, "Ana")
+        self.assertEqual(
+            pv.values_of([ana], [self.age, self.country]), {(ana.id, self.age.id): 30, (ana.id, self.country.id): "UK"}
+        )
+        self.assertEqual(PropertyValue.objects.get(person=self.taken, property=self.age).value_number, 50)
+
+    def test_a_rejected_row_writes_nothing_at_all(self) -> None:
+        self.run_import(b"ben@example.org,Ben,40,Nowhere,M-9\n")
+        self.assertFalse(Person.objects.filter(emails__email="ben@example.org").exists())
+        self.assertFalse(PropertyValue.objects.filter(value_text="M-9").exists())
+
+    def test_the_report_page_lists_rejections_and_the_progress_polls_until_done(self) -> None:
+        imp = queued_import(self.rita, b"email,Age\nx@example.org,old\n", {"Age": str(self.age.code)})
+        self.client.force_login(self.rita)
+        r = self.client.get(f"/people/import/{imp.code}/progress/")
+        self.assertContains(r, 'hx-trigger="every 1s"')
+        csvio.import_people.call(str(imp.code))
+        r = self.client.get(f"/people/import/{imp.code}/progress/")
+        self.assertNotContains(r, "hx-trigger")
+        self.assertContains(r, "is not a number")
+
+    def test_upload_then_mapping_queues_the_task(self) -> None:
+        self.client.force_login(self.rita)
+        upload = io.BytesIO(b"E-mail,Age,Notes\nzoe@example.org,22,hi\n")
+        upload.name = "people.csv"
+        r = self.client.post("/people/import/", {"file": upload})
+        imp = PersonImport.objects.get()
+        self.assertRedirects(r, f"/people/import/{imp.code}/", fetch_redirect_response=False)
+        self.assertEqual(imp.mapping, {"E-mail": "email", "Age": str(self.age.code), "Notes": ""})
+        r = self.client.post(f"/people/import/{imp.code}/", {"map-0": "", "map-1": str(self.age.code)})
+        self.assertContains(r, "Map exactly one column to Email")
+        r = self.client.post(
+            f"/people/import/{imp.code}/", {"map-0": "email", "map-1": str(self.age.code), "map-2": ""}
+        )
+        imp.refresh_from_db()
+        self.assertEqual(imp.status, ImportStatus.QUEUED)
+        from django_tasks_db.models import DBTaskResult
+
+        self.assertEqual(DBTaskResult.objects.count(), 1)
+
+    def test_it_refuses_a_file_that_is_not_utf8_text(self) -> None:
+        self.client.force_login(self.rita)
+        upload = io.BytesIO(b"\xff\xfe\x00e\x00m")
+        upload.name = "people.csv"
+        r = self.client.post("/people/import/", {"file": upload})
+        self.assertContains(r, "not UTF-8")
+
+
+class CsvExportTestCase(BaseTestCase):
+    def test_it_exports_the_filtered_people_formula_safe(self) -> None:
+        job = create_property("job", "Job", "text")
+        person = pv.create_person("ana@example.org", first_name="=HYPERLINK(1)", source=Source.MANUAL)
+        pv.set_values(person, {job: "@SUM(A1)"}, source=Source.MANUAL)
+        pv.create_person("ben@example.org", source=Source.MANUAL)
+        self.client.force_login(self.rita)
+        r = self.client.get("/people/export.csv", {"p.job.is": "not_empty"})
+        rows = list(csv.reader(io.StringIO(body(r))))
+        self.assertEqual(rows[0], ["Email", "First name", "Last name", "Opted out", "Job"])
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[1][0], "ana@example.org")
+        self.assertFalse(rows[1][1].startswith("="))
+        self.assertFalse(rows[1][4].startswith("@"))
+
+
+def body(r: Any) -> str:
+    return b"".join(r.streaming_content).decode()

@@ -1,0 +1,277 @@
+"""Typed property values: parsing input, reading and writing values, and their history.
+
+`set_values` is the one place a person's values change outside the bulk CSV import, and both
+append a PropertyValueChange for every value that actually changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.timezone import now
+
+from muster.accounts.models import User
+from muster.people.models import (
+    Person,
+    PersonEmail,
+    Property,
+    PropertyOption,
+    PropertyType,
+    PropertyValue,
+    PropertyValueChange,
+    normalise_email,
+)
+
+# A parsed value: str, float, date, bool, PropertyOption, list[PropertyOption]; None is empty.
+Parsed = Any
+# A value as JSON (history, API): str, int/float, ISO date, bool, option label, list of labels; None is empty.
+Json = Any
+
+TRUE_WORDS = {"true", "yes", "y", "1"}
+FALSE_WORDS = {"false", "no", "n", "0"}
+MULTI_SEPARATOR = ";"
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit its property. The message never contains the value (it may be PII)."""
+
+
+class EmailTaken(ValueError):
+    pass
+
+
+def find_option(prop: Property, options: Iterable[PropertyOption], given: str) -> PropertyOption:
+    wanted = given.strip().casefold()
+    for option in options:
+        if str(option.code) == wanted or option.label.casefold() == wanted:
+            if option.retired:
+                raise InvalidValue(f"“{option.label}” is a retired option of {prop.label}.")
+            return option
+    raise InvalidValue(f"is not one of the options of {prop.label}.")
+
+
+def parse(prop: Property, raw: Any, options: Iterable[PropertyOption] | None = None) -> Parsed:
+    """Turns form, CSV or JSON input into the property's type, or raises InvalidValue."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
+        return None
+    if prop.type == PropertyType.TEXT:
+        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+            raise InvalidValue(f"is not text ({prop.label}).")
+        text = str(raw).strip()
+        if len(text) > 1000:
+            raise InvalidValue(f"is longer than 1,000 characters ({prop.label}).")
+        return text
+    if prop.type == PropertyType.NUMBER:
+        if isinstance(raw, bool):
+            raise InvalidValue(f"is not a number ({prop.label}).")
+        try:
+            number = float(raw.strip().replace(",", "") if isinstance(raw, str) else raw)
+        except (TypeError, ValueError):
+            raise InvalidValue(f"is not a number ({prop.label}).") from None
+        if not math.isfinite(number):
+            raise InvalidValue(f"is not a number ({prop.label}).")
+        return number
+    if prop.type == PropertyType.DATE:
+        if isinstance(raw, date):
+            return raw
+        try:
+            return date.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise InvalidValue(f"is not a date as YYYY-MM-DD ({prop.label}).") from None
+    if prop.type == PropertyType.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().casefold()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise InvalidValue(f"is not yes or no ({prop.label}).")
+    choices = list(prop.options.all()) if options is None else list(options)
+    if prop.type == PropertyType.SINGLE_SELECT:
+        if not isinstance(raw, str):
+            raise InvalidValue(f"is not one of the options of {prop.label}.")
+        return find_option(prop, choices, raw)
+    parts = raw.split(MULTI_SEPARATOR) if isinstance(raw, str) else raw
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+        raise InvalidValue(f"is not a list of options of {prop.label}.")
+    picked: dict[int, PropertyOption] = {}
+    for part in parts:
+        if part.strip():
+            option = find_option(prop, choices, part)
+            picked[option.id] = option
+    return sorted(picked.values(), key=lambda o: (o.position, o.id)) or None
+
+
+def to_json(prop: Property, parsed: Parsed) -> Json:
+    if parsed is None:
+        return None
+    if prop.type == PropertyType.NUMBER:
+        return int(parsed) if float(parsed).is_integer() and abs(parsed) < 2**53 else parsed
+    if prop.type == PropertyType.DATE:
+        return parsed.isoformat()
+    if prop.type == PropertyType.SINGLE_SELECT:
+        return parsed.label
+    if prop.type == PropertyType.MULTI_SELECT:
+        return [o.label for o in parsed]
+    return parsed
+
+
+def stored(prop: Property, value: PropertyValue | None) -> Parsed:
+    """The parsed value a row holds (multi-select uses the prefetched options when there are)."""
+    if value is None:
+        return None
+    if prop.type == PropertyType.TEXT:
+        return value.value_text
+    if prop.type == PropertyType.NUMBER:
+        return value.value_number
+    if prop.type == PropertyType.DATE:
+        return value.value_date
+    if prop.type == PropertyType.BOOLEAN:
+        return value.value_bool
+    if prop.type == PropertyType.SINGLE_SELECT:
+        return value.value_option
+    return sorted(value.value_options.all(), key=lambda o: (o.position, o.id)) or None
+
+
+def assign(prop: Property, value: PropertyValue, parsed: Parsed) -> None:
+    """Puts a non-empty parsed value in its column (multi-select options are set after saving)."""
+    value.is_unique = prop.unique
+    if prop.type == PropertyType.TEXT:
+        value.value_text = parsed
+    elif prop.type == PropertyType.NUMBER:
+        value.value_number = parsed
+    elif prop.type == PropertyType.DATE:
+        value.value_date = parsed
+    elif prop.type == PropertyType.BOOLEAN:
+        value.value_bool = parsed
+    elif prop.type == PropertyType.SINGLE_SELECT:
+        value.value_option = parsed
+
+
+def values_of(people: Iterable[Person], properties: Iterable[Property]) -> dict[tuple[int, int], Json]:
+    """(person id, property id) -> JSON value, in two queries whatever the number of people."""
+    props = {p.id: p for p in properties}
+    rows = (
+        PropertyValue.objects.filter(person__in=[p.id for p in people], property__in=list(props))
+        .select_related("value_option")
+        .prefetch_related("value_options")
+    )
+    return {(v.person_id, v.property_id): to_json(props[v.property_id], stored(props[v.property_id], v)) for v in rows}
+
+
+def unique_conflict(prop: Property, text: str, person: Person | None) -> bool:
+    others = PropertyValue.objects.filter(property=prop, is_unique=True, value_text=text)
+    if person is not None:
+        others = others.exclude(person=person)
+    return others.exists()
+
+
+@transaction.atomic
+def set_values(
+    person: Person,
+    changes: Mapping[Property, Parsed],
+    *,
+    source: str,
+    source_code: str = "",
+    user: User | None = None,
+) -> list[PropertyValueChange]:
+    """Writes parsed values (None empties) and appends history for each value that changed.
+
+    Raises InvalidValue when a unique value belongs to someone else; nothing is written then.
+    """
+    existing = {
+        v.property_id: v
+        for v in PropertyValue.objects.filter(person=person, property__in=[p.id for p in changes])
+        .select_related("value_option")
+        .prefetch_related("value_options")
+    }
+    stamp = now()
+    history = []
+    for prop, parsed in changes.items():
+        row = existing.get(prop.id)
+        old, new = to_json(prop, stored(prop, row)), to_json(prop, parsed)
+        if old == new:
+            continue
+        if parsed is None:
+            assert row is not None
+            row.delete()
+        else:
+            if prop.unique and unique_conflict(prop, parsed, person):
+                raise InvalidValue(f"is already the {prop.label} of another person.")
+            row = row or PropertyValue(person=person, property=prop)
+            assign(prop, row, parsed)
+            row.updated = stamp
+            try:
+                with transaction.atomic():
+                    row.save()
+            except IntegrityError:
+                raise InvalidValue(f"is already the {prop.label} of another person.") from None
+            if prop.type == PropertyType.MULTI_SELECT:
+                row.value_options.set(parsed)
+        history.append(
+            PropertyValueChange(
+                person=person,
+                property=prop,
+                old=old,
+                new=new,
+                source=source,
+                source_code=source_code,
+                changed_by=user,
+                at=stamp,
+            )
+        )
+    PropertyValueChange.objects.bulk_create(history)
+    return history
+
+
+@transaction.atomic
+def create_person(
+    email: str,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    source: str,
+    values: Mapping[Property, Parsed] | None = None,
+    source_code: str = "",
+    user: User | None = None,
+) -> Person:
+    """Raises EmailTaken when the email already belongs to someone (primary or not)."""
+    address = normalise_email(email)
+    if PersonEmail.objects.filter(email=address).exists():
+        raise EmailTaken("This email already belongs to another person.")
+    person = Person.objects.create(first_name=first_name.strip(), last_name=last_name.strip(), source=source)
+    try:
+        with transaction.atomic():
+            PersonEmail.objects.create(person=person, email=address, is_primary=True)
+    except IntegrityError:
+        raise EmailTaken("This email already belongs to another person.") from None
+    if values:
+        set_values(person, values, source=source, source_code=source_code, user=user)
+    return person
+
+
+@transaction.atomic
+def set_emails(person: Person, primary: str, others: Iterable[str] = ()) -> None:
+    """Replaces a person's emails; raises EmailTaken when one belongs to someone else."""
+    wanted = [normalise_email(primary)] + [normalise_email(e) for e in others if e.strip()]
+    wanted = list(dict.fromkeys(wanted))
+    if PersonEmail.objects.filter(email__in=wanted).exclude(person=person).exists():
+        raise EmailTaken("This email already belongs to another person.")
+    PersonEmail.objects.filter(person=person).delete()
+    try:
+        with transaction.atomic():
+            PersonEmail.objects.bulk_create(
+                [PersonEmail(person=person, email=e, is_primary=i == 0) for i, e in enumerate(wanted)]
+            )
+    except IntegrityError:
+        raise EmailTaken("This email already belongs to another person.") from None
+
+
+def opt_out(person: Person) -> None:
+    Person.objects.filter(id=person.id, opted_out=False).update(opted_out=True, opted_out_at=now())
+    person.refresh_from_db(fields=["opted_out", "opted_out_at"])

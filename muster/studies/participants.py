@@ -1,0 +1,170 @@
+"""Study and participant status machines, and adding participants within the participation limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, QuerySet
+from django.utils.timezone import now
+
+from muster.accounts.models import User
+from muster.people.models import Person
+from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
+
+S = ParticipantStatus
+
+# DESIGN §5.3: every allowed move of a participant, in one table.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.NOT_CONTACTED: frozenset({S.INVITED, S.LINK_OPENED, S.CANCELLED}),
+    S.INVITED: frozenset({S.LINK_OPENED, S.CANCELLED}),
+    S.LINK_OPENED: frozenset({S.SCREENER_STARTED, S.SURVEY_STARTED, S.CANCELLED}),
+    S.SCREENER_STARTED: frozenset({S.SCREENER_COMPLETED, S.CANCELLED}),
+    S.SCREENER_COMPLETED: frozenset({S.SCREENER_QUALIFIED, S.SCREENER_NOT_QUALIFIED, S.CANCELLED}),
+    S.SCREENER_QUALIFIED: frozenset({S.SURVEY_STARTED, S.SCREENER_NOT_QUALIFIED, S.CANCELLED}),
+    S.SCREENER_NOT_QUALIFIED: frozenset({S.SCREENER_QUALIFIED, S.CANCELLED}),
+    S.SURVEY_STARTED: frozenset({S.SURVEY_COMPLETED, S.CANCELLED}),
+    S.SURVEY_COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+STUDY_TRANSITIONS: dict[str, frozenset[str]] = {
+    StudyStatus.DRAFT: frozenset({StudyStatus.ACTIVE, StudyStatus.ARCHIVED}),
+    StudyStatus.ACTIVE: frozenset({StudyStatus.PAUSED, StudyStatus.CLOSED}),
+    StudyStatus.PAUSED: frozenset({StudyStatus.ACTIVE, StudyStatus.CLOSED}),
+    StudyStatus.CLOSED: frozenset({StudyStatus.ARCHIVED}),
+    StudyStatus.ARCHIVED: frozenset(),
+}
+
+# Studies that take no new participants.
+ENDED = (StudyStatus.CLOSED, StudyStatus.ARCHIVED)
+
+
+class Refused(Exception):
+    """A refused change; the message says why."""
+
+
+def label(status: str) -> str:
+    return str(S(status).label)
+
+
+def why_not(participant: StudyParticipant, target: str) -> str | None:
+    """None when the move is allowed, else the reason it is not."""
+    current = participant.status
+    if target not in S.values:
+        return f"“{target}” is not a participant status."
+    if current == target:
+        return f"The participant is already “{label(target)}”."
+    if current == S.SURVEY_COMPLETED:
+        return "The participant completed the survey: that is final."
+    if current == S.CANCELLED:
+        return "The participant was cancelled: add them to the study again instead."
+    if target == S.INVITED and participant.person.opted_out:
+        return "This person opted out: Muster does not invite people who asked not to be contacted."
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(f"“{label(s)}”" for s in S.values if s in TRANSITIONS[current])
+        return f"From “{label(current)}” a participant can move to {allowed}, not to “{label(target)}”."
+    return None
+
+
+def move(participant: StudyParticipant, target: str) -> StudyParticipant:
+    """Moves a participant or raises Refused. The UPDATE is conditional on the status it was read in."""
+    reason = why_not(participant, target)
+    if reason:
+        raise Refused(reason)
+    stamp = now()
+    with transaction.atomic():
+        moved = StudyParticipant.objects.filter(id=participant.id, status=participant.status).update(
+            status=target, status_changed_at=stamp, **{f"{target}_at": stamp}
+        )
+        if moved != 1:
+            raise Refused("The participant's status changed meanwhile: reload and try again.")
+        if target == S.CANCELLED and not participant.is_test:
+            Study.objects.filter(id=participant.study_id, seats_taken__gt=0).update(seats_taken=F("seats_taken") - 1)
+    participant.refresh_from_db()
+    return participant
+
+
+def change_study_status(study: Study, target: str) -> Study:
+    if target not in StudyStatus.values:
+        raise Refused(f"“{target}” is not a study status.")
+    if study.status == target:
+        raise Refused(f"The study is already “{StudyStatus(target).label}”.")
+    if target not in STUDY_TRANSITIONS[study.status]:
+        allowed = ", ".join(
+            f"“{StudyStatus(s).label}”" for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]
+        )
+        where = f"to {allowed}" if allowed else "nowhere: that is final"
+        raise Refused(f"A study that is “{study.get_status_display()}” can move {where}.")
+    if Study.objects.filter(id=study.id, status=study.status).update(status=target) != 1:
+        raise Refused("The study's status changed meanwhile: reload and try again.")
+    study.refresh_from_db()
+    return study
+
+
+def take_seats(study: Study, wanted: int) -> int:
+    """Reserves up to `wanted` seats by a conditional UPDATE and returns how many it got.
+
+    Two processes adding people at once each succeed only if the count they read is still the
+    count in the database, so the limit holds without locks.
+    """
+    while wanted > 0:
+        row = Study.objects.filter(id=study.id).values("seats_taken", "participation_limit").get()
+        free = wanted if row["participation_limit"] is None else row["participation_limit"] - row["seats_taken"]
+        take = min(wanted, free)
+        if take <= 0:
+            return 0
+        taken = Study.objects.filter(id=study.id, seats_taken=row["seats_taken"]).update(
+            seats_taken=F("seats_taken") + take
+        )
+        if taken == 1:
+            return take
+    return 0
+
+
+def add_participants(
+    study: Study, people: QuerySet[Person] | Iterable[Person], user: User | None = None, *, is_test: bool = False
+) -> tuple[list[StudyParticipant], list[str]]:
+    """Adds people to a study within its limit. Returns the new participants and why others were not added."""
+    if study.status in ENDED:
+        raise Refused(f"The study is {study.get_status_display().lower()}: it takes no new participants.")
+    ids = [p.id for p in people] if not isinstance(people, QuerySet) else list(people.values_list("id", flat=True))
+    notes = []
+    if not is_test:
+        present = set(
+            StudyParticipant.objects.filter(study=study, is_test=False, person_id__in=ids).values_list(
+                "person_id", flat=True
+            )
+        )
+        if present:
+            notes.append(f"{len(present)} already in the study.")
+        ids = [i for i in dict.fromkeys(ids) if i not in present]
+    added: list[StudyParticipant] = []
+    for start in range(0, len(ids), 1000):
+        batch = ids[start : start + 1000]
+        with transaction.atomic():
+            seats = len(batch) if is_test else take_seats(study, len(batch))
+            rows = [StudyParticipant(study=study, person_id=i, is_test=is_test, added_by=user) for i in batch[:seats]]
+            try:
+                with transaction.atomic():
+                    StudyParticipant.objects.bulk_create(rows)
+            except IntegrityError:
+                # Someone added one of these people meanwhile: give the seats back and say so.
+                if not is_test:
+                    Study.objects.filter(id=study.id).update(seats_taken=F("seats_taken") - seats)
+                raise Refused("Some of these people were added to the study meanwhile: try again.") from None
+            added += rows
+        if seats < len(batch):
+            notes.append(
+                f"The participation limit ({study.participation_limit}) is reached: {len(ids) - len(added)} not added."
+            )
+            break
+    return added, notes
+
+
+def counts_by_status(study: Study) -> dict[str, int]:
+    rows = (
+        StudyParticipant.objects.filter(study=study, is_test=False).values("status").annotate(n=Count("id")).order_by()
+    )
+    found = {r["status"]: r["n"] for r in rows}
+    return {s: found.get(s, 0) for s in S.values}

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import re
+
+from muster.accounts.models import ApiToken
+from muster.people import values as pv
+from muster.people.models import Panel, PanelMembership, Source
+from muster.studies.models import Study, StudyParticipant, StudyStatus
+from muster.studies.participants import Refused, add_participants, change_study_status, move
+from muster.test import BaseTestCase
+
+
+class ParticipantsTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.study = Study.objects.create(name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE)
+        self.ana = pv.create_person("ana@example.org", first_name="Ana", source=Source.MANUAL)
+        self.ben = pv.create_person("ben@example.org", first_name="Ben", source=Source.MANUAL)
+
+    def test_each_participant_gets_a_128_bit_base32_participant_id(self) -> None:
+        added, _ = add_participants(self.study, [self.ana, self.ben])
+        ids = [p.participant_id for p in added]
+        self.assertTrue(all(re.fullmatch(r"[A-Z2-7]{26}", i) for i in ids))
+        self.assertEqual(len(set(ids)), 2)
+
+    def test_the_machine_allows_the_listed_moves_and_stamps_each(self) -> None:
+        (p,), _ = add_participants(self.study, [self.ana])
+        for status in ("invited", "link_opened", "screener_started", "screener_completed", "screener_qualified"):
+            move(p, status)
+        self.assertEqual(p.status, "screener_qualified")
+        self.assertIsNotNone(p.invited_at)
+        self.assertIsNotNone(p.screener_qualified_at)
+
+    def test_a_refused_move_says_why(self) -> None:
+        (p,), _ = add_participants(self.study, [self.ana])
+        with self.assertRaisesRegex(
+            Refused, "From “Not contacted” a participant can move to .*not to “Survey completed”"
+        ):
+            move(p, "survey_completed")
+        move(p, "cancelled")
+        with self.assertRaisesRegex(Refused, "cancelled"):
+            move(p, "invited")
+        with self.assertRaisesRegex(Refused, "not a participant status"):
+            move(p, "teleported")
+
+    def test_a_completed_survey_is_final(self) -> None:
+        (p,), _ = add_participants(self.study, [self.ana])
+        for status in ("link_opened", "survey_started", "survey_completed"):
+            move(p, status)
+        with self.assertRaisesRegex(Refused, "final"):
+            move(p, "cancelled")
+
+    def test_an_opted_out_person_is_not_invited(self) -> None:
+        pv.opt_out(self.ana)
+        (p,), _ = add_participants(self.study, [self.ana])
+        with self.assertRaisesRegex(Refused, "opted out"):
+            move(p, "invited")
+
+    def test_the_participation_limit_stops_adds_and_cancelling_frees_a_seat(self) -> None:
+        self.study.participation_limit = 1
+        self.study.save()
+        added, notes = add_participants(self.study, [self.ana, self.ben])
+        self.assertEqual(len(added), 1)
+        self.assertIn("limit", notes[0])
+        move(added[0], "cancelled")
+        added, _ = add_participants(self.study, [self.ben])
+        self.assertEqual(len(added), 1)
+
+    def test_test_participants_do_not_count(self) -> None:
+        self.study.participation_limit = 0
+        self.study.save()
+        added, _ = add_participants(self.study, [self.ana], is_test=True)
+        self.assertEqual(len(added), 1)
+
+    def test_a_closed_study_takes_nobody(self) -> None:
+        change_study_status(self.study, "closed")
+        with self.assertRaisesRegex(Refused, "closed"):
+            add_participants(self.study, [self.ana])
+
+    def test_the_study_status_machine_refuses_with_a_reason(self) -> None:
+        change_study_status(self.study, "paused")
+        change_study_status(self.study, "closed")
+        with self.assertRaisesRegex(Refused, "can move to “Archived”"):
+            change_study_status(self.study, "active")
+        change_study_status(self.study, "archived")
+        with self.assertRaisesRegex(Refused, "final"):
+            change_study_status(self.study, "draft")
+
+    def test_the_study_page_lists_participants_by_status_with_counts(self) -> None:
+        added, _ = add_participants(self.study, [self.ana, self.ben])
+        move(added[0], "invited")
+        self.client.force_login(self.rita)
+        r = self.client.get(f"/studies/{self.study.code}/?status=invited")
+        self.assertContains(r, "Ana")
+        self.assertNotContains(r, "ben@example.org")
+        self.assertEqual(dict((s, n) for s, _, n in r.context["counts"])["invited"], 1)
+
+    def test_a_researcher_moves_a_participant_and_sees_a_refusal(self) -> None:
+        (p,), _ = add_participants(self.study, [self.ana])
+        self.client.force_login(self.rita)
+        self.client.post(f"/studies/{self.study.code}/participants/{p.code}/status/", {"status": "invited"})
+        p.refresh_from_db()
+        self.assertEqual(p.status, "invited")
+        r = self.client.post(
+            f"/studies/{self.study.code}/participants/{p.code}/status/", {"status": "survey_completed"}, follow=True
+        )
+        self.assertContains(r, "not to “Survey completed”")
+
+    def test_people_are_added_from_the_people_list_and_from_a_panel(self) -> None:
+        panel = Panel.objects.create(name="P")
+        PanelMembership.objects.create(panel=panel, person=self.ben)
+        self.client.force_login(self.rita)
+        self.client.post(
+            "/people/bulk/", {"scope": "selected", "person": [self.ana.code], "target": f"study:{self.study.code}"}
+        )
+        self.client.post(f"/studies/{self.study.code}/add-panel/", {"panel": panel.code})
+        self.assertEqual(StudyParticipant.objects.filter(study=self.study).count(), 2)
+
+    def test_the_api_adds_by_code_or_email_and_refuses_a_move_with_a_reason(self) -> None:
+        _, raw = ApiToken.issue(self.rita, "t")
+        auth = {"Authorization": f"Bearer {raw}"}
+        r = self.client.post(
+            f"/api/v1/studies/{self.study.code}/participants",
+            {"people": [str(self.ana.code)], "emails": ["BEN@example.org"]},
+            content_type="application/json",
+            headers=auth,
+        )
+        self.assertEqual(len(r.json()["added"]), 2)
+        code = r.json()["added"][0]["code"]
+        r = self.client.post(
+            f"/api/v1/studies/{self.study.code}/participants/{code}/status",
+            {"status": "survey_completed"},
+            content_type="application/json",
+            headers=auth,
+        )
+        self.assertEqual(r.status_code, 409)
+        self.assertIn("can move to", r.json()["message"])

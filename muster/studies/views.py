@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from muster.accounts.decorators import requires, signed_in_user
+from muster.accounts.roles import Capability
+from muster.people.models import MembershipStatus, Panel, Person
+from muster.people.serialise import Viewer, email, name
+from muster.studies.forms import StudyForm
+from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
+from muster.studies.participants import (
+    STUDY_TRANSITIONS,
+    TRANSITIONS,
+    Refused,
+    add_participants,
+    change_study_status,
+    counts_by_status,
+    move,
+)
+
+
+@requires(Capability.VIEW)
+def studies(request: HttpRequest) -> HttpResponse:
+    listed = Study.objects.annotate(n=Count("participants"))
+    groups = [(label, [s for s in listed if s.status == value]) for value, label in StudyStatus.choices]
+    return render(request, "studies/studies.html", {"section": "studies", "groups": groups, "any": bool(listed)})
+
+
+def _save(study: Study, form: StudyForm) -> bool:
+    d = form.cleaned_data
+    study.name = d["name"].strip()
+    study.kind = d["kind"]
+    study.participation_limit = d["participation_limit"]
+    study.landing_slug = d["landing_slug"]
+    study.landing_text = d["landing_text"].strip()
+    if study.participation_limit is not None and study.participation_limit < study.seats_taken:
+        form.add_error(
+            "participation_limit", f"{study.seats_taken} people already take part: the limit cannot be lower."
+        )
+        return False
+    try:
+        with transaction.atomic():
+            study.save()
+    except IntegrityError:
+        form.add_error("landing_slug", "Another study uses this address.")
+        return False
+    return True
+
+
+@requires(Capability.MANAGE_STUDIES)
+def study_new(request: HttpRequest) -> HttpResponse:
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = Study(created_by=signed_in_user(request))
+        if _save(study, form):
+            messages.success(request, "The study was created as a draft.")
+            return redirect("study", code=study.code)
+    return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": None})
+
+
+@requires(Capability.MANAGE_STUDIES)
+def study_edit(request: HttpRequest, code: UUID) -> HttpResponse:
+    study = get_object_or_404(Study, code=code)
+    initial = {f: getattr(study, f) for f in ("name", "kind", "participation_limit", "landing_slug", "landing_text")}
+    form = StudyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid() and _save(study, form):
+        messages.success(request, "Saved.")
+        return redirect("study", code=study.code)
+    return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": study})
+
+
+@requires(Capability.VIEW)
+def study(request: HttpRequest, code: UUID) -> HttpResponse:
+    viewer = Viewer.of(request.user)
+    study = get_object_or_404(Study, code=code)
+    counts = counts_by_status(study)
+    status = request.GET.get("status", "")
+    rows = StudyParticipant.objects.filter(study=study).select_related("person").prefetch_related("person__emails")
+    if status in ParticipantStatus.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    participants: list[dict[str, Any]] = [
+        {
+            "p": p,
+            "name": name(viewer, p.person) or "—",
+            "email": email(viewer, p.person.primary_email),
+            "moves": [(s, ParticipantStatus(s).label) for s in ParticipantStatus.values if s in TRANSITIONS[p.status]],
+        }
+        for p in page
+    ]
+    ctx = {
+        "section": "studies",
+        "study": study,
+        "counts": [(s, label, counts[s]) for s, label in ParticipantStatus.choices],
+        "total": sum(counts.values()),
+        "status": status,
+        "page": page,
+        "participants": participants,
+        "moves": [(s, StudyStatus(s).label) for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]],
+        "panels": Panel.objects.all(),
+    }
+    return render(request, "studies/study.html", ctx)
+
+
+@require_POST
+@requires(Capability.MANAGE_STUDIES)
+def study_status(request: HttpRequest, code: UUID) -> HttpResponse:
+    study = get_object_or_404(Study, code=code)
+    try:
+        change_study_status(study, request.POST.get("status", ""))
+    except Refused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"The study is now {study.get_status_display().lower()}.")
+    return redirect("study", code=study.code)
+
+
+@require_POST
+@requires(Capability.MANAGE_STUDIES)
+def study_add_panel(request: HttpRequest, code: UUID) -> HttpResponse:
+    study = get_object_or_404(Study, code=code)
+    code_given = request.POST.get("panel", "")
+    panel = Panel.objects.filter(code=code_given).first() if _uuid(code_given) else None
+    if panel is None:
+        messages.error(request, "Choose a panel.")
+        return redirect("study", code=study.code)
+    people = Person.objects.filter(memberships__panel=panel, memberships__status=MembershipStatus.APPROVED)
+    try:
+        added, notes = add_participants(study, people, signed_in_user(request))
+    except Refused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, " ".join([f"{len(added)} added from the panel {panel.name}.", *notes]))
+    return redirect("study", code=study.code)
+
+
+def _uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@require_POST
+@requires(Capability.MANAGE_STUDIES)
+def participant_status(request: HttpRequest, code: UUID, participant_code: UUID) -> HttpResponse:
+    participant = get_object_or_404(
+        StudyParticipant.objects.select_related("person"), code=participant_code, study__code=code
+    )
+    try:
+        move(participant, request.POST.get("status", ""))
+    except Refused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Moved to “{participant.get_status_display()}”.")
+    return redirect(reverse("study", args=[code]) + f"?status={request.POST.get('back', '')}")
