@@ -49,6 +49,7 @@ MUSTER_QUALTRICS_SERVICE_USER = config.env("MUSTER_QUALTRICS_SERVICE_USER", "Mus
 if not MUSTER_QUALTRICS_SERVICE_USER:
     raise ImproperlyConfigured("MUSTER_QUALTRICS_SERVICE_USER must not be empty.")
 MUSTER_QUALTRICS_CALLS_PER_MINUTE = config.envint("MUSTER_QUALTRICS_CALLS_PER_MINUTE", "300", minimum=1)
+MUSTER_API_CALLS_PER_MINUTE = config.envint("MUSTER_API_CALLS_PER_MINUTE", "600", minimum=1)
 
 vars().update(config.email_settings(config.env("MUSTER_EMAIL_URL"), DATA_DIR))
 DEFAULT_FROM_EMAIL = config.env("MUSTER_FROM_EMAIL", "research@localhost")

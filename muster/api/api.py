@@ -23,8 +23,9 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 
-ERRORS: dict[int, Any] = {401: Error, 403: Error, 429: Error}
-BODY_ERRORS: dict[int, Any] = {**ERRORS, 404: Error, 422: Error}
+# Every operation may answer these; a body or query that does not parse is 400 or 422.
+ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 422: Error, 429: Error}
+BODY_ERRORS: dict[int, Any] = {**ERRORS, 404: Error}
 
 
 def current_user(request: HttpRequest) -> User:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 from ninja.errors import HttpError
@@ -18,6 +19,7 @@ class BearerToken(HttpBearer):
             return None
         request.user = user
         # One budget per user, shared by every process through the database cache.
-        if is_ratelimited(request, group="api", key=lambda g, r: str(user.code), rate="600/m", increment=True):
-            raise HttpError(429, "Too many requests: at most 600 a minute per user.")
+        limit = settings.MUSTER_API_CALLS_PER_MINUTE
+        if is_ratelimited(request, group="api", key=lambda g, r: str(user.code), rate=f"{limit}/m", increment=True):
+            raise HttpError(429, f"Too many requests: at most {limit} a minute per user.")
         return user

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
@@ -17,8 +16,9 @@ from ninja.errors import HttpError
 
 from muster.accounts.roles import Capability
 from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.schemas import Input, JsonBool, JsonInt
 from muster.people import values as pv
-from muster.people.filters import parse_filters
+from muster.people.filters import page_of, parse_filters
 from muster.people.models import (
     MembershipStatus,
     Panel,
@@ -57,30 +57,30 @@ class PropertyOut(Schema):
     options: list[OptionOut]
 
 
-class PropertyIn(Schema):
+class PropertyIn(Input):
     key: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
     label: str = Field(min_length=1, max_length=200)
     type: PropertyType
-    unique: bool = False
-    pii: bool = False
+    unique: JsonBool = False
+    pii: JsonBool = False
     options: list[str] = []
 
 
-class PropertyPatch(Schema):
+class PropertyPatch(Input):
     label: str | None = Field(None, min_length=1, max_length=200)
-    unique: bool | None = None
-    pii: bool | None = None
-    position: int | None = Field(None, ge=0)
+    unique: JsonBool | None = None
+    pii: JsonBool | None = None
+    position: JsonInt | None = Field(None, ge=0)
 
 
-class OptionIn(Schema):
+class OptionIn(Input):
     label: str = Field(min_length=1, max_length=200)
 
 
-class OptionPatch(Schema):
+class OptionPatch(Input):
     label: str | None = Field(None, min_length=1, max_length=200)
-    position: int | None = Field(None, ge=0)
-    retired: bool | None = None
+    position: JsonInt | None = Field(None, ge=0)
+    retired: JsonBool | None = None
 
 
 class PersonOut(Schema):
@@ -102,7 +102,7 @@ class PersonPage(Schema):
     results: list[PersonOut]
 
 
-class PersonIn(Schema):
+class PersonIn(Input):
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
@@ -110,15 +110,15 @@ class PersonIn(Schema):
     properties: dict[str, Any] = {}
 
 
-class PersonPatch(Schema):
+class PersonPatch(Input):
     email: str | None = Field(None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     first_name: str | None = Field(None, max_length=150)
     last_name: str | None = Field(None, max_length=150)
     other_emails: list[str] | None = None
-    opted_out: bool | None = None
+    opted_out: JsonBool | None = None
 
 
-class ValuesIn(Schema):
+class ValuesIn(Input):
     properties: dict[str, Any]
 
 
@@ -139,12 +139,12 @@ class PanelOut(Schema):
     members: int
 
 
-class PanelIn(Schema):
+class PanelIn(Input):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
 
 
-class PanelPatch(Schema):
+class PanelPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = None
 
@@ -157,13 +157,13 @@ class MemberOut(Schema):
     created: datetime
 
 
-class MembersIn(Schema):
+class MembersIn(Input):
     people: list[UUID] = []
     emails: list[str] = []
     status: MembershipStatus = MembershipStatus.APPROVED
 
 
-class MemberPatch(Schema):
+class MemberPatch(Input):
     status: MembershipStatus
 
 
@@ -213,8 +213,8 @@ def list_people(request: HttpRequest, page: int = 1, page_size: int = 50) -> dic
     if filters.errors:
         raise HttpError(403 if "PII" in filters.errors[0] else 422, filters.errors[0])
     people = filters.apply(people_with_emails().order_by("-created", "-id"))
-    paginator = Paginator(people, max(1, min(page_size, 200)))
-    current = paginator.get_page(page)
+    current = page_of(people, page, max(1, min(page_size, 200)), filtered=bool(filters))
+    paginator = current.paginator
     values = pv.values_of(current.object_list, props)
     return {
         "count": paginator.count,

@@ -14,6 +14,7 @@ from ninja.errors import HttpError
 
 from muster.accounts.roles import Capability
 from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.schemas import Input, JsonInt
 from muster.people.models import Person, normalise_email
 from muster.people.serialise import Viewer, email
 from muster.studies.models import ParticipantStatus, Study, StudyKind, StudyParticipant, StudyStatus
@@ -35,23 +36,23 @@ class StudyOut(Schema):
     counts: dict[str, int]
 
 
-class StudyIn(Schema):
+class StudyIn(Input):
     name: str = Field(min_length=1, max_length=200)
     kind: StudyKind = StudyKind.SURVEY
-    participation_limit: int | None = Field(None, ge=0)
+    participation_limit: JsonInt | None = Field(None, ge=0)
     landing_slug: str = Field(pattern=r"^[a-z0-9-]{1,80}$")
     landing_text: str = ""
 
 
-class StudyPatch(Schema):
+class StudyPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     kind: StudyKind | None = None
-    participation_limit: int | None = Field(None, ge=0)
+    participation_limit: JsonInt | None = Field(None, ge=0)
     landing_slug: str | None = Field(None, pattern=r"^[a-z0-9-]{1,80}$")
     landing_text: str | None = None
 
 
-class StatusIn(Schema):
+class StatusIn(Input):
     status: str
 
 
@@ -66,7 +67,7 @@ class ParticipantOut(Schema):
     status_changed_at: datetime
 
 
-class ParticipantsIn(Schema):
+class ParticipantsIn(Input):
     people: list[UUID] = []
     emails: list[str] = []
 

@@ -184,13 +184,13 @@ WRITERS = TOKEN_OWNERS & PEOPLE_WRITERS
 API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("get", "/api/v1/me"): TOKEN_OWNERS,
     # Qualtrics, while not connected: status answers, the rest say so (409); connect is refused
-    # for its host (502) before any token leaves Muster.
+    # for its host (400) before any token leaves Muster.
     ("get", "/api/v1/integrations/qualtrics"): MANAGE_INTEGRATIONS,
     ("delete", "/api/v1/integrations/qualtrics"): Call(MANAGE_INTEGRATIONS, ok=409),
     ("post", "/api/v1/integrations/qualtrics/connect"): Call(
         MANAGE_INTEGRATIONS,
         body=lambda t, u: {"base_url": "https://evil.example.org", "brand_admin_token": "t", "user_type": "UT_1"},
-        ok=502,
+        ok=400,
     ),
     ("post", "/api/v1/integrations/qualtrics/test"): Call(MANAGE_INTEGRATIONS, ok=409),
     ("post", "/api/v1/integrations/qualtrics/resubscribe"): Call(

@@ -8,11 +8,11 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from muster.accounts.roles import Capability
 from muster.api.api import BODY_ERRORS, ERRORS, require
-from muster.api.schemas import Error
+from muster.api.schemas import Error, Input
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect
 from muster.integrations.qualtrics.models import QualtricsConnection
@@ -20,9 +20,17 @@ from muster.integrations.qualtrics.models import QualtricsConnection
 router = Router(tags=["qualtrics"])
 
 
-class ConnectIn(Schema):
-    base_url: str | None = Field(None, max_length=200, description="Account URL, e.g. https://brand.co1.qualtrics.com")
-    datacenter: str | None = Field(None, max_length=20, description="Datacenter id, e.g. iad1")
+class ConnectIn(Input):
+    # One of the two is required; the schema says so too, so clients generated from it know.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["base_url"]}, {"required": ["datacenter"]}]},
+    )
+
+    base_url: str | None = Field(
+        None, min_length=1, max_length=200, description="Account URL, e.g. https://brand.co1.qualtrics.com"
+    )
+    datacenter: str | None = Field(None, min_length=1, max_length=20, description="Datacenter id, e.g. iad1")
     brand_admin_token: str = Field(
         min_length=1, max_length=200, json_schema_extra={"writeOnly": True, "format": "password"}
     )
@@ -39,14 +47,14 @@ class ConnectIn(Schema):
         return "ConnectIn(brand_admin_token='********')"
 
 
-class AdminTokenIn(Schema):
+class AdminTokenIn(Input):
     brand_admin_token: str = Field(min_length=1, max_length=200, json_schema_extra={"writeOnly": True})
 
     def __repr__(self) -> str:
         return "AdminTokenIn(brand_admin_token='********')"
 
 
-class DisconnectIn(Schema):
+class DisconnectIn(Input):
     brand_admin_token: str | None = Field(None, max_length=200, json_schema_extra={"writeOnly": True})
 
     def __repr__(self) -> str:
@@ -118,7 +126,9 @@ def _connection() -> QualtricsConnection:
 
 
 def _fail(e: Exception) -> HttpError:
-    return HttpError(502, str(e))
+    # A host outside the allowlist is the caller's mistake; anything else went wrong at Qualtrics.
+    cause = e.error if isinstance(e, connect.ConnectError) else e
+    return HttpError(400 if isinstance(cause, client.HostNotAllowed) else 502, str(e))
 
 
 WITH_CONFLICT: dict[int, Any] = {**BODY_ERRORS, 409: Error, 502: Error}
