@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 JSON = dict[str, Any]
@@ -110,6 +111,42 @@ def matrix(qid: str, text: str, rows: list[str], columns: list[str], tag: str | 
     question["Answers"] = _choices(columns)
     question["AnswerOrder"] = list(range(1, len(columns) + 1))
     question["ChoiceDataExportTags"] = False
+    return question
+
+
+Tree = Mapping[str, "Tree"] | list[str] | None
+
+
+def drill_down(qid: str, text: str, levels: list[str], tree: Tree, tag: str | None = None) -> JSON:
+    """Drill Down (`DD`/`DL`): `levels` are the lists' names (`Choices`), `tree` the items.
+
+    `tree` nests dicts, ending in lists of leaf names (or None / {} for a leaf), e.g.
+    `{"one": {"1.1": ["1.1.1", "1.1.2"]}, "two": ["2.1"]}`. Items become `Answers` numbered
+    depth first from 1, as the recorded legacy format numbers them, and `AnswerMap` maps
+    each item to the item above it (null at the top level).
+    """
+    question = _base(qid, text, "DD", "DL", None, tag)
+    question["Choices"] = _choices(levels)
+    question["ChoiceOrder"] = [str(i) for i in range(1, len(levels) + 1)]
+    answers: JSON = {}
+    parents: JSON = {}
+
+    def add(node: Tree, parent: str | None) -> None:
+        items: list[tuple[str, Tree]] = (
+            [(name, None) for name in node] if isinstance(node, list) else list((node or {}).items())
+        )
+        for name, below in items:
+            aid = str(len(answers) + 1)
+            answers[aid] = {"Display": name}
+            parents[aid] = parent
+            add(below, aid)
+
+    add(tree, None)
+    question["Answers"] = answers
+    question["AnswerOrder"] = list(answers)
+    question["AnswerMap"] = parents
+    question["NextChoiceId"] = len(levels) + 1
+    question["NextAnswerId"] = len(answers) + 1
     return question
 
 

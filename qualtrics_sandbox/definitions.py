@@ -34,7 +34,7 @@ def plain_text(markup: str) -> str:
 
 def question_kind(question: JSON) -> str:
     """One of mc_single, mc_multi, nps, text, form, slider, rank, matrix_single,
-    matrix_multi, constant_sum, or other (not answerable through the sandbox)."""
+    matrix_multi, constant_sum, drill_down, or other (not answerable through the sandbox)."""
     qtype = question.get("QuestionType")
     selector = question.get("Selector")
     sub = question.get("SubSelector")
@@ -53,6 +53,8 @@ def question_kind(question: JSON) -> str:
         return "rank"
     if qtype == "CS":
         return "constant_sum"
+    if qtype == "DD":
+        return "drill_down"
     if qtype == "Matrix" and selector in ("Likert", "Bipolar"):
         return "matrix_multi" if sub == "MultipleAnswer" else "matrix_single"
     return "other"
@@ -91,6 +93,32 @@ def choices(question: JSON) -> list[tuple[str, JSON]]:
 def answers(question: JSON) -> list[tuple[str, JSON]]:
     """Matrix columns (Answers) in display order."""
     return _ordered(question.get("Answers"), question.get("AnswerOrder"))
+
+
+def answer_parents(question: JSON) -> dict[str, str | None]:
+    """Drill Down: each item (an `Answers` id) -> the item it sits under, None at the top level.
+
+    Read from `AnswerMap` (our reading of that field; a third-party fixture shows
+    `{"1": null, "2": null}` for a one-level Drill Down). Items it leaves out sit at the top.
+    """
+    mapping = question.get("AnswerMap")
+    mapping = mapping if isinstance(mapping, dict) else {}
+    parents: dict[str, str | None] = {}
+    for aid, _ in answers(question):
+        parent = mapping.get(aid)
+        parents[aid] = str(parent) if parent not in (None, "", 0, "0") else None
+    return parents
+
+
+def drill_down_path(question: JSON, answer_id: str) -> list[str]:
+    """Answer ids from the top level down to `answer_id` (a cycle stops the walk)."""
+    parents = answer_parents(question)
+    path: list[str] = []
+    current: str | None = answer_id
+    while current is not None and current in parents and current not in path:
+        path.append(current)
+        current = parents[current]
+    return path[::-1]
 
 
 def recode(question: JSON, choice_id: str) -> str:
@@ -364,6 +392,24 @@ def legacy_question(question: JSON) -> JSON:
             }
             for aid, a in answers(question)
         }
+    elif kind == "DD":
+        # As recorded (QID12): subQuestions are the levels, choices every item with its
+        # path joined by " ~ " ("one ~ 1.1 ~ 1.1.2"), numbered in Answers order.
+        out["subQuestions"] = {cid: _legacy_choice(question, cid, c, with_recode=True) for cid, c in choices(question)}
+        for sub in out["subQuestions"].values():
+            sub.pop("analyze", None)
+        texts = {aid: display(a) for aid, a in answers(question)}
+        recodes = question.get("RecodeValues") if isinstance(question.get("RecodeValues"), dict) else {}
+        out["choices"] = {}
+        for aid, _ in answers(question):
+            path = " ~ ".join(texts[step] for step in drill_down_path(question, aid))
+            out["choices"][aid] = {
+                "recode": str((recodes or {}).get(aid, aid)),
+                "description": path,
+                "choiceText": path,
+                "imageDescription": None,
+                "analyze": True,
+            }
     elif kind in ("MC", "RO", "Slider", "TE") and question.get("Choices"):
         with_recode = kind != "TE"
         out["choices"] = {
@@ -391,7 +437,7 @@ def export_column_map(definition: JSON) -> JSON:
         elif kind == "form":
             for cid, _ in choices(question):
                 columns[f"{tag}_{cid}_TEXT"] = {"question": qid, "choice": f"{qid}.choices.{cid}"}
-        elif kind in ("matrix_single", "matrix_multi"):
+        elif kind in ("matrix_single", "matrix_multi", "drill_down"):
             for cid, _ in choices(question):
                 columns[f"{tag}_{cid}"] = {"question": qid, "subQuestion": f"{qid}.subQuestions.{cid}"}
         else:

@@ -106,6 +106,15 @@ def submit_page(mode: str, survey_id: str, session_id: str) -> BaseResponse:
     all_pages = taking.pages(survey)
     number = min(session["page"], len(all_pages) - 1)
     answers = orjson.loads(session["answers"])
+    refreshed = request.form.get("_refresh")
+    if refreshed:
+        # A Drill Down's "Update the lists": keep the answers, stay on this page.
+        taking.refresh_page(all_pages[number], request.form, answers)
+        sessions.save(sandbox.store, session_id, answers, number)
+        page = render.form_page(
+            row["name"], all_pages[number], answers, {}, number + 1, len(all_pages), mode == "preview", refreshed
+        )
+        return _html(page)
     errors = taking.read_page(survey, all_pages[number], request.form, answers, orjson.loads(session["embedded"]))
     if errors:
         sessions.save(sandbox.store, session_id, answers, number)

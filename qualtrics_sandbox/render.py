@@ -189,7 +189,58 @@ def _matrix(q: Question, answers: JSON, error: str | None) -> str:
     )
 
 
-def _control(q: Question, answers: JSON, error: str | None) -> str:
+def _drill_down(q: Question, answers: JSON, error: str | None, refreshed: bool) -> str:
+    """One labelled select per level; a level lists the items under the choice above it.
+
+    Without JavaScript "Update the lists" submits the page and it comes back with the next
+    level filled; with it, choosing submits the same button (the hint says so beforehand).
+    """
+    qid = q.qid
+    button_id = f"{qid}-refresh"
+    on_change = f"this.form.requestSubmit(document.getElementById('{button_id}'))"
+    rows = []
+    parent: str | None = None
+    offered = q.children(None)
+    focused = False
+    for index, (cid, _) in enumerate(q.choices):
+        key, field_id = f"{qid}_{cid}", f"{qid}-{cid}"
+        aid = q.answer_of(answers[key]) if key in answers else None
+        chosen = aid if aid in offered else None
+        if offered:
+            options = ['<option value="">Select one…</option>']
+            options += [
+                f'<option value="{escape(item)}"{" selected" if item == chosen else ""}>'
+                f"{escape(q.answer_labels[item])}</option>"
+                for item in offered
+            ]
+            disabled = ""
+        else:
+            above = q.labels[q.choices[index - 1][0]] if index else ""
+            empty = f"Choose {above} first" if parent is None and index else "Nothing more to choose"
+            options = [f'<option value="">{escape(empty)}</option>']
+            disabled = " disabled"
+        autofocus = ""
+        if refreshed and offered and chosen is None and not focused:
+            autofocus, focused = " autofocus", True
+        described = f"{qid}-hint {qid}-error" if error else f"{qid}-hint"
+        invalid = ' aria-invalid="true"' if error else ""
+        rows.append(
+            f'<div class="field field-drill_down"><label for="{field_id}">{escape(q.labels[cid])}</label>'
+            f'<select id="{field_id}" name="{key}" aria-describedby="{described}"{invalid}'
+            f'{disabled}{autofocus} onchange="{on_change}">'
+            f"{''.join(options)}</select></div>"
+        )
+        parent = chosen
+        offered = q.children(chosen) if chosen is not None else []
+    hint = f'<p class="hint" id="{qid}-hint">Choosing from a list updates the lists after it.</p>'
+    button = (
+        f'<div class="refresh"><button type="submit" class="secondary" id="{button_id}" name="_refresh"'
+        f' value="{escape(qid)}">Update the lists</button></div>'
+    )
+    return hint + "".join(rows) + button
+
+
+def _control(q: Question, answers: JSON, error: str | None, refreshed: bool = False) -> str:
     if q.kind == "mc_single":
         return (
             _dropdown(q, answers, error)
@@ -204,10 +255,12 @@ def _control(q: Question, answers: JSON, error: str | None) -> str:
         return _text(q, answers, error)
     if q.kind in ("matrix_single", "matrix_multi"):
         return _matrix(q, answers, error)
+    if q.kind == "drill_down":
+        return _drill_down(q, answers, error, refreshed)
     return _fields(q, answers, error, q.kind)
 
 
-def question_html(item: Item, answers: JSON, error: str | None) -> str:
+def question_html(item: Item, answers: JSON, error: str | None, refreshed: str | None = None) -> str:
     if item.question is None:
         return f'<div class="descriptive">{markup(item.text)}</div>'
     q = item.question
@@ -216,7 +269,7 @@ def question_html(item: Item, answers: JSON, error: str | None) -> str:
     css = "question has-error" if error else "question"
     return (
         f'<fieldset class="{css}" id="{q.qid}"><legend>{markup(str(q.data.get("QuestionText", "")))}{required}</legend>'
-        f"{message}{_control(q, answers, error)}</fieldset>"
+        f"{message}{_control(q, answers, error, refreshed == q.qid)}</fieldset>"
     )
 
 
@@ -228,7 +281,9 @@ def form_page(
     page_no: int,
     total: int,
     preview: bool,
+    refreshed: str | None = None,
 ) -> str:
+    """`refreshed`: the Drill Down whose lists were just updated (its next list gets focus)."""
     summary = ""
     if errors:
         texts = {item.qid: item.question.text for item in items if item.question is not None}
@@ -245,7 +300,7 @@ def form_page(
         f'<div class="progress"><label for="progress">Page {page_no} of {total}</label>'
         f'<progress id="progress" max="{total}" value="{page_no - 1}">{page_no - 1} of {total}</progress></div>'
     )
-    questions = "".join(question_html(item, answers, errors.get(item.qid)) for item in items)
+    questions = "".join(question_html(item, answers, errors.get(item.qid), refreshed) for item in items)
     button = "Submit" if last else "Next"
     body = (
         f'{progress}<form method="post" novalidate>{summary}{questions}'

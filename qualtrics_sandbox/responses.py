@@ -2,7 +2,8 @@
 
 Keys follow REFERENCE §7.3: MC single `QIDn` = recode value; MC multi `QIDn` = list of
 choice-id strings; text `QIDn_TEXT`; form, slider, rank and matrix rows
-`QIDn_{choiceId}`; other-text `QIDn_{choiceId}_TEXT`; NPS adds `QIDn_NPS_GROUP`.
+`QIDn_{choiceId}`; other-text `QIDn_{choiceId}_TEXT`; NPS adds `QIDn_NPS_GROUP`;
+Drill Down one key per level `QIDn_{levelId}` = the chosen item's code.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Question:
     text_entry: list[str]
     low: float = 0.0
     high: float = 100.0
+    parents: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, qid: str, data: JSON) -> Question:
@@ -86,7 +88,17 @@ class Question:
             text_entry=[cid for cid, c in found if d.has_text_entry(c)],
             low=low,
             high=high,
+            parents=d.answer_parents(data) if d.question_kind(data) == "drill_down" else {},
         )
+
+    def children(self, parent: str | None) -> list[str]:
+        """Drill Down items directly under `parent` (None: the top level), in order."""
+        return [aid for aid, _ in self.answers if self.parents.get(aid) == parent]
+
+    def answer_of(self, code: Any) -> str | None:
+        """The answer id whose code (recode) is `code`."""
+        wanted = str(code)
+        return next((aid for aid, found in self.answer_recodes.items() if found == wanted), None)
 
     @property
     def text(self) -> str:
@@ -140,7 +152,7 @@ def fields_of(q: Question) -> list[str]:
         return [f"{qid}_NPS_GROUP", qid]
     if q.kind == "text":
         return [f"{qid}_TEXT"]
-    if q.kind in ("form", "slider", "rank", "matrix_single", "constant_sum"):
+    if q.kind in ("form", "slider", "rank", "matrix_single", "constant_sum", "drill_down"):
         return [f"{qid}_{cid}" for cid in ids]
     if q.kind == "matrix_multi":
         return [f"{qid}_{cid}_{aid}" for cid in ids for aid, _ in q.answers]
@@ -222,6 +234,8 @@ def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> No
                     given.pop(key)
                     values[key] = 1
                     labels[key] = q.answer_labels[aid]
+    elif kind == "drill_down":
+        _answer_drill_down(q, given, values, labels)
     if kind == "constant_sum":
         total = d.constant_sum_total(q.data)
         entered = sum(values.get(f"{qid}_{cid}", 0) for cid, _ in q.choices)
@@ -234,12 +248,42 @@ def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> No
                 values[key] = str(given.pop(key))
 
 
+def _answer_drill_down(q: Question, given: JSON, values: JSON, labels: JSON) -> None:
+    """One key per level, answered from the top: each item must sit under the one above it."""
+    parent: str | None = None
+    skipped: str | None = None
+    for cid, _ in q.choices:
+        key = f"{q.qid}_{cid}"
+        if key not in given:
+            skipped = skipped or key
+            continue
+        raw = given.pop(key)
+        if skipped:
+            raise InvalidAnswerError(f"{key}: answer {skipped} first (levels are answered from the top)")
+        aid = q.answer_of(raw)
+        if aid is None or q.parents.get(aid) != parent:
+            where = "the top level" if parent is None else f"{q.answer_labels[parent]!r}"
+            raise InvalidAnswerError(f"{key}: {raw!r} is not an item under {where}")
+        values[key] = d.as_number(q.answer_recodes[aid])
+        labels[key] = q.answer_labels[aid]
+        parent = aid
+
+
 def _displayed_values(q: Question) -> JSON:
     if q.kind in ("mc_single", "nps", "mc_multi"):
         return {q.qid: [d.as_number(q.recodes[cid]) for cid, _ in q.choices]}
     if q.kind == "matrix_single":
         columns = [d.as_number(aid) for aid, _ in q.answers]
         return {f"{q.qid}_{cid}": columns for cid, _ in q.choices}
+    if q.kind == "drill_down":
+        # Per level, the codes of the items at that depth (our choice).
+        shown: JSON = {}
+        level: list[str | None] = [None]
+        for cid, _ in q.choices:
+            items = [aid for parent in level for aid in q.children(parent)]
+            shown[f"{q.qid}_{cid}"] = [d.as_number(q.answer_recodes[aid]) for aid in items]
+            level = list(items)
+        return shown
     if q.kind == "rank":
         positions = list(range(1, len(q.choices) + 1))
         return {f"{q.qid}_{cid}": positions for cid, _ in q.choices}

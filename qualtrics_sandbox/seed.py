@@ -62,6 +62,8 @@ def screener(survey_id: str, redirect: str | None) -> JSON:
             ["The app", "The website", "Customer service"],
             ["Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"],
         ),
+        # Appended later (QID11 is in the Trash); older --data dirs get it on the next seed.
+        drill_down_question(),
     ]
     for forced in (questions[0], questions[8]):
         forced["Validation"]["Settings"]["ForceResponse"] = "ON"
@@ -74,6 +76,23 @@ def screener(survey_id: str, redirect: str | None) -> JSON:
         trashed=trashed,
         eos_redirect_url=redirect,
     )
+
+
+def drill_down_question() -> JSON:
+    """QID12, a three-level Drill Down; "Other country" is a leaf on the first level."""
+    question = b.drill_down(
+        "QID12",
+        "Where do you do most of your grocery shopping?",
+        ["Country", "Region", "City"],
+        {
+            "Germany": {"Berlin": ["Mitte", "Kreuzberg"], "Bavaria": ["Munich", "Nuremberg"]},
+            "France": {"Île-de-France": ["Paris"], "Occitanie": ["Toulouse", "Montpellier"]},
+            "Other country": None,
+        },
+        tag="shop_where",
+    )
+    question["Validation"]["Settings"]["ForceResponse"] = "ON"
+    return question
 
 
 def study_survey(survey_id: str, redirect: str | None) -> JSON:
@@ -123,6 +142,7 @@ def seed_demo(store: Store, datacenter: str, muster_url: str | None) -> User:
     """Create the demo brand unless it exists; return its brand administrator."""
     existing = accounts.brand_admin(store, DEMO_BRAND)
     if existing is not None:
+        _add_new_questions(store)
         if muster_url:
             _point_redirects(store, return_url(muster_url))
         return existing
@@ -167,6 +187,25 @@ def _point_redirects(store: Store, redirect: str | None) -> None:
             continue
         options["SurveyTermination"] = "Redirect"
         options["EOSRedirectURL"] = redirect
+        store.run("UPDATE surveys SET definition = ? WHERE id = ?", (orjson.dumps(definition).decode(), row["id"]))
+
+
+def _add_new_questions(store: Store) -> None:
+    """Questions added to the demo after a `--data` dir was seeded (QID12) are appended to
+    its screener once; ids, tokens and answers already given stay as they are."""
+    for row in store.all("SELECT id, name, definition FROM surveys WHERE brand_id = ?", (DEMO_BRAND,)):
+        if row["name"] != "Muster demo screener":
+            continue
+        definition = orjson.loads(row["definition"])
+        questions = definition.setdefault("Questions", {})
+        block = (definition.get("Blocks") or {}).get("BL_main")
+        if "QID12" in questions or not isinstance(block, dict):
+            continue
+        questions["QID12"] = drill_down_question()
+        block.setdefault("BlockElements", []).extend(
+            [{"Type": "Page Break"}, {"Type": "Question", "QuestionID": "QID12"}]
+        )
+        definition["QuestionCount"] = str(len(questions))
         store.run("UPDATE surveys SET definition = ? WHERE id = ?", (orjson.dumps(definition).decode(), row["id"]))
 
 

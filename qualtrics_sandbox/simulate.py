@@ -73,6 +73,15 @@ def random_answer(q: Question, rng: random.Random, out: JSON) -> None:
     elif q.kind == "matrix_multi" and q.answers:
         for cid in ids:
             out[f"{qid}_{cid}_{rng.choice(q.answers)[0]}"] = 1
+    elif q.kind == "drill_down":
+        # Walk down from a random top-level item until a leaf or the last level.
+        parent: str | None = None
+        for cid in ids:
+            below = q.children(parent)
+            if not below:
+                break
+            parent = rng.choice(below)
+            out[f"{qid}_{cid}"] = d.as_number(q.answer_recodes[parent])
 
 
 def random_values(survey: Compiled, rng: random.Random) -> JSON:

@@ -127,6 +127,11 @@ def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str 
             for aid in row:
                 answers[f"{qid}_{cid}_{aid}"] = 1
             missing = missing or not row
+    elif q.kind == "drill_down":
+        stale, complete = _read_drill_down(q, form, answers)
+        missing = not complete
+        if stale:
+            return "The lists changed with your choice above them; please choose again."
     if q.kind in ("mc_single", "mc_multi"):
         chosen = answers.get(qid)
         chosen_ids = chosen if isinstance(chosen, list) else [form.get(qid, "")]
@@ -137,10 +142,36 @@ def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str 
     if q.forced and missing:
         return (
             "Please answer this question."
-            if q.kind not in ("form", "matrix_single", "matrix_multi")
+            if q.kind not in ("form", "matrix_single", "matrix_multi", "drill_down")
             else ("Please answer every part of this question.")
         )
     return None
+
+
+def _read_drill_down(q: Question, form: MultiDict[str, str], answers: JSON) -> tuple[bool, bool]:
+    """Read the levels' selects (answer ids) from the top; returns (stale, complete).
+
+    A level whose item does not sit under the level above (the respondent changed an
+    upper list without refreshing) ends the path and is reported as stale.
+    """
+    parent: str | None = None
+    for cid, _ in q.choices:
+        aid = form.get(f"{q.qid}_{cid}", "")
+        if not aid:
+            break
+        if aid not in q.answer_recodes or q.parents.get(aid) != parent:
+            return True, False
+        answers[f"{q.qid}_{cid}"] = d.as_number(q.answer_recodes[aid])
+        parent = aid
+    complete = parent is not None and (not q.children(parent) or f"{q.qid}_{q.choices[-1][0]}" in answers)
+    return False, complete
+
+
+def refresh_page(items: list[Item], form: MultiDict[str, str], answers: JSON) -> None:
+    """A Drill Down's "Update the lists": keep what was entered, check nothing, stay on the page."""
+    for item in items:
+        if item.question is not None:
+            read_question(item.question, form, answers)
 
 
 def read_page(

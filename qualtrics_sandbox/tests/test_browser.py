@@ -121,9 +121,15 @@ def test_a_participant_takes_the_demo_screener_and_returns_to_muster(muster: Ret
                         page.get_by_label(f"{row}: {column}").check()
                     page.get_by_label("Customer service: Very satisfied").check()
                     _shot(page, "08-matrix")
+                    page.get_by_role("button", name="Next").click()
+                    # Drill Down: choosing a country refreshes the page with its regions, and so on.
+                    page.get_by_label("Country").select_option(label="Germany")
+                    page.get_by_label("Region").select_option(label="Bavaria")
+                    page.get_by_label("City").select_option(label="Nuremberg")
+                    _shot(page, "09-drill-down")
                     page.get_by_role("button", name="Submit").click()
                     page.wait_for_url(f"{muster.url}/q/return/**")
-                    _shot(page, "09-back-in-muster")
+                    _shot(page, "10-back-in-muster")
                 finally:
                     browser.close()
             [path] = [p for p in muster.paths if p.startswith("/q/return/")]
@@ -137,4 +143,5 @@ def test_a_participant_takes_the_demo_screener_and_returns_to_muster(muster: Ret
     assert values["QID7_1"] == 7 and [values[f"QID8_{i}"] for i in range(1, 5)] == [2, 1, 3, 4]
     assert values["QID9"] == 8 and values["QID9_NPS_GROUP"] == 2
     assert [values["QID10_1"], values["QID10_2"], values["QID10_3"]] == [4, 3, 5]
+    assert [values["QID12_1"], values["QID12_2"], values["QID12_3"]] == [1, 5, 7]
     assert values["finished"] == 1 and values["distributionChannel"] == "anonymous"
