@@ -165,6 +165,7 @@ VIEWS: dict[str, Route] = {
     "qualtrics_disconnect": Route(MANAGE_INTEGRATIONS, method="post", ok=302),
     "qualtrics_surveys": Route(USE_INTEGRATIONS),
     "qualtrics_webhook": Route(None),
+    "qualtrics_return": Route(None),
 }
 
 

@@ -13,5 +13,6 @@ urlpatterns = [
     path("settings/connected-apps/qualtrics/resubscribe/", views.resubscribe_view, name="qualtrics_resubscribe"),
     path("settings/connected-apps/qualtrics/disconnect/", views.disconnect_view, name="qualtrics_disconnect"),
     path("settings/qualtrics-surveys/", views.surveys_view, name="qualtrics_surveys"),
+    path("q/return/", views.survey_return, name="qualtrics_return"),
     path("integrations/qualtrics/webhook/", webhook.receive, name="qualtrics_webhook"),
 ]

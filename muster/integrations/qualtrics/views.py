@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability
@@ -173,3 +174,13 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
         "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
     }
     return render(request, "qualtrics/surveys.html", context)
+
+
+@ratelimit(key="ip", rate="60/m", block=True)
+def survey_return(request: HttpRequest) -> HttpResponse:
+    """Where every Qualtrics form's end of survey sends the participant back (DESIGN §5.4).
+
+    It thanks them and shows nothing of their answers. Fetching the response right away, for a
+    real Participant ID of a study using the survey, comes with response ingestion.
+    """
+    return render(request, "qualtrics/return.html")

@@ -144,3 +144,11 @@ def test_the_signature_reproduces_the_recorded_qualtrics_hmac() -> None:
     assert len(vectors) == 2, "the recording holds two MSG/HMAC pairs"
     for msg, expected in vectors:
         assert sign(msg, "kyma4ever") == expected.lower()
+
+
+class ReturnPageTestCase(BaseTestCase):
+    def test_it_thanks_the_participant_and_shows_no_answers(self) -> None:
+        r = self.client.get("/q/return/", {"rid": "R_abc", "pid": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+        self.assertContains(r, "Thank you")
+        self.assertNotContains(r, "R_abc")
+        self.assertNotContains(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
