@@ -31,6 +31,16 @@ class SandboxMixin:
     brand: dict[str, Any]
 
     @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()  # type: ignore[misc]
+        cls.start_sandbox()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.stop_sandbox()
+        super().tearDownClass()  # type: ignore[misc]
+
+    @classmethod
     def start_sandbox(cls) -> None:
         cls.sandbox = SandboxServer(webhook_retry_seconds=0.1).__enter__()
         netloc = urlsplit(cls.sandbox.url).netloc
@@ -79,16 +89,6 @@ class SandboxMixin:
 
 
 class SandboxTestCase(SandboxMixin, BaseTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.start_sandbox()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.stop_sandbox()
-        super().tearDownClass()
-
     def setUp(self) -> None:
         super().setUp()
         self.new_brand()

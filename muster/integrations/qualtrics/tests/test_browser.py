@@ -22,16 +22,6 @@ def shot(page: object, name: str) -> None:
 
 
 class ConnectBrowserTestCase(SandboxMixin, StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.start_sandbox()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.stop_sandbox()
-        super().tearDownClass()
-
     def test_an_ops_manager_connects_qualtrics_from_settings(self) -> None:
         self.new_brand()
         User.objects.create_user("olga@example.org", PASSWORD, name="Olga Ops", role=Role.OPS_MANAGER)

@@ -11,16 +11,6 @@ from muster.integrations.qualtrics.tests.sandbox import SandboxMixin
 
 
 class LiveWebhookTestCase(SandboxMixin, LiveServerTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.start_sandbox()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.stop_sandbox()
-        super().tearDownClass()
-
     def test_a_completed_response_arrives_as_a_recorded_event(self) -> None:
         self.new_brand()
         with override_settings(MUSTER_PUBLIC_URL=self.live_server_url):
