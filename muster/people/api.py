@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
@@ -19,7 +18,7 @@ from muster.accounts.roles import Capability
 from muster.api.api import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
 from muster.people import values as pv
-from muster.people.filters import parse_filters
+from muster.people.filters import page_of, parse_filters
 from muster.people.models import (
     MembershipStatus,
     Panel,
@@ -214,8 +213,8 @@ def list_people(request: HttpRequest, page: int = 1, page_size: int = 50) -> dic
     if filters.errors:
         raise HttpError(403 if "PII" in filters.errors[0] else 422, filters.errors[0])
     people = filters.apply(people_with_emails().order_by("-created", "-id"))
-    paginator = Paginator(people, max(1, min(page_size, 200)))
-    current = paginator.get_page(page)
+    current = page_of(people, page, max(1, min(page_size, 200)), filtered=bool(filters.items))
+    paginator = current.paginator
     values = pv.values_of(current.object_list, props)
     return {
         "count": paginator.count,

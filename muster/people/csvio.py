@@ -14,8 +14,13 @@ import io
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
+from json.encoder import encode_basestring_ascii
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ from muster.people.models import (
     PersonEmail,
     PersonImport,
     Property,
+    PropertyOption,
     PropertyType,
     PropertyValue,
     PropertyValueChange,
@@ -45,7 +51,8 @@ from muster.people.serialise import Viewer, email, shown, value_text
 
 log = logging.getLogger(__name__)
 
-BATCH = 1000
+# Rows per transaction: small enough that a batch holds SQLite's write lock well under 100 ms.
+BATCH = 500
 EMAIL = "email"
 FIRST_NAME = "first_name"
 LAST_NAME = "last_name"
@@ -119,6 +126,8 @@ class Plan:
     first_name: int | None
     last_name: int | None
     properties: list[tuple[int, str, Property]]
+    # Each select property's options, indexed once rather than searched for every cell.
+    options: dict[int, pv.OptionIndex] = field(default_factory=dict)
 
 
 def plan_for(person_import: PersonImport) -> Plan:
@@ -128,17 +137,19 @@ def plan_for(person_import: PersonImport) -> Plan:
     targets = {target: columns.index(column) for column, target in mapping.items() if target in BUILTIN}
     if EMAIL not in targets:
         raise BadFile("Map one column to Email: people are matched by email.")
+    chosen = [(columns.index(c), c, props[t]) for c, t in mapping.items() if t in props]
     return Plan(
         email=targets[EMAIL],
         first_name=targets.get(FIRST_NAME),
         last_name=targets.get(LAST_NAME),
-        properties=[(columns.index(c), c, props[t]) for c, t in mapping.items() if t in props],
+        properties=chosen,
+        options={p.id: pv.OptionIndex(p.options.all()) for _, _, p in chosen if p.is_select},
     )
 
 
 def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rejection:
     address = normalise_email(cells[plan.email]) if plan.email < len(cells) else ""
-    if any(SURROGATES.search(c) for c in cells):
+    if SURROGATES.search("".join(cells)):
         return Rejection(number, "" if SURROGATES.search(address) else address, "Bad encoding: the row is not UTF-8.")
     if len(cells) != width:
         return Rejection(number, address, f"The row has {len(cells)} cells; the header has {width}.")
@@ -151,7 +162,7 @@ def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rej
     row = Row(number, address, cell(plan.first_name), cell(plan.last_name))
     for i, column, prop in plan.properties:
         try:
-            parsed = pv.parse(prop, cells[i], prop.options.all())
+            parsed = pv.parse(prop, cells[i], plan.options.get(prop.id, ()))
         except pv.InvalidValue as e:
             return Rejection(number, address, f"{column}: the value {e}", column, cells[i][:1000], prop)
         if parsed is not None:
@@ -190,7 +201,47 @@ def import_people(code: str) -> None:
         raise
 
 
+# SQLite, for this connection while it imports (the previous values come back after):
+IMPORT_PRAGMAS = {
+    # SQLite checkpoints after any commit that leaves 1,000 pages in the WAL, and a checkpoint
+    # waits on fsync. Every import batch writes more than that, so it would checkpoint after each
+    # short transaction and spend more time there than writing. Checkpoints run after the write
+    # lock is released, so this costs other writers nothing; their own commits still checkpoint.
+    # The import checkpoints once more when it ends, so it leaves no more WAL behind than usual.
+    "wal_autocheckpoint": 32768,  # pages: ~128 MiB of WAL
+    # A batch touches a few thousand pages spread over the value indexes. SQLite's default 2 MiB
+    # cache spills them to the WAL mid-transaction, then reads them back; 32 MiB holds a batch.
+    "cache_size": -32768,  # KiB
+}
+
+
+@contextmanager
+def import_pragmas() -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    before = {}
+    with connection.cursor() as cursor:
+        for name, value in IMPORT_PRAGMAS.items():
+            cursor.execute(f"PRAGMA {name}")
+            before[name] = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in before.items():
+                cursor.execute(f"PRAGMA {name} = {value}")
+            if not connection.in_atomic_block:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def run_import(person_import: PersonImport) -> None:
+    with import_pragmas():
+        import_rows(person_import)
+
+
+def import_rows(person_import: PersonImport) -> None:
     plan = plan_for(person_import)
     width = len(person_import.columns)
     user = person_import.created_by
@@ -271,9 +322,12 @@ def screen(person_import: PersonImport, rows: list[Row]) -> tuple[list[Row], lis
     """Rejects rows whose email an earlier batch wrote, or whose unique value belongs to someone else."""
     emails = [r.email for r in rows]
     seen = set(ImportSeen.objects.filter(person_import=person_import, email__in=emails).values_list("email", flat=True))
-    owners = dict(PersonEmail.objects.filter(email__in=emails).values_list("email", "person_id"))
+    uniques = {p for r in rows for p in r.values if p.unique}
+    owners: dict[str, int] = {}
+    if uniques:
+        owners = dict(PersonEmail.objects.filter(email__in=emails).values_list("email", "person_id"))
     taken: dict[tuple[int, str], int] = {}
-    for prop in {p for r in rows for p in r.values if p.unique}:
+    for prop in uniques:
         texts = [r.values[prop] for r in rows if prop in r.values]
         taken |= {
             (prop.id, str(t)): person_id
@@ -288,7 +342,7 @@ def screen(person_import: PersonImport, rows: list[Row]) -> tuple[list[Row], lis
             refused.append(Rejection(r.number, r.email, "Duplicate email: an earlier row of this file has it."))
             continue
         clash = None
-        for prop, parsed in r.values.items():
+        for prop, parsed in r.values.items() if uniques else ():
             if not prop.unique:
                 continue
             owner = taken.get((prop.id, parsed))
@@ -302,7 +356,7 @@ def screen(person_import: PersonImport, rows: list[Row]) -> tuple[list[Row], lis
         if clash:
             refused.append(clash)
             continue
-        for prop, parsed in r.values.items():
+        for prop, parsed in r.values.items() if uniques else ():
             if prop.unique:
                 claimed[(prop.id, parsed)] = r.email
         good.append(r)
@@ -310,73 +364,72 @@ def screen(person_import: PersonImport, rows: list[Row]) -> tuple[list[Row], lis
 
 
 def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple[int, int]:
+    """Writes a batch of valid rows with a handful of set-based statements (executemany).
+
+    Rows go to the database as plain lists and current values come back as plain tuples: a
+    model instance per value costs more than writing it, at thousands of rows a second. Each
+    update goes by value id, in id order.
+    """
     stamp = now()
+    at = connection.ops.adapt_datetimefield_value(stamp)
     code = str(person_import.code)
+    user_id = user.id if user is not None else None
     owners = dict(PersonEmail.objects.filter(email__in=[r.email for r in rows]).values_list("email", "person_id"))
     fresh = [r for r in rows if r.email not in owners]
-    people = Person.objects.bulk_create(
-        Person(first_name=r.first_name, last_name=r.last_name, source=Source.CSV, created=stamp) for r in fresh
+    known = [r for r in rows if r.email in owners]
+    if fresh:
+        owners |= create_people(fresh, stamp)
+    # Names are not property values: no history, and an empty name cell keeps the old one.
+    names = "first_name = COALESCE(NULLIF(%s, ''), first_name), last_name = COALESCE(NULLIF(%s, ''), last_name)"
+    execute_many(
+        f"UPDATE {table(Person)} SET {names} WHERE id = %s",  # noqa: S608
+        sorted(
+            ([r.first_name, r.last_name, owners[r.email]] for r in known if r.first_name or r.last_name),
+            key=itemgetter(-1),
+        ),
     )
-    PersonEmail.objects.bulk_create(
-        PersonEmail(person_id=p.id, email=r.email, is_primary=True) for p, r in zip(people, fresh, strict=True)
-    )
-    owners |= {r.email: p.id for p, r in zip(people, fresh, strict=True)}
-    renamed = [
-        Person(id=owners[r.email], first_name=r.first_name, last_name=r.last_name)
-        for r in rows
-        if r not in fresh and (r.first_name or r.last_name)
-    ]
-    if renamed:
-        # Names are not property values: no history, and an empty name cell keeps the old one.
-        old = {p.id: p for p in Person.objects.filter(id__in=[p.id for p in renamed])}
-        for p in renamed:
-            p.first_name = p.first_name or old[p.id].first_name
-            p.last_name = p.last_name or old[p.id].last_name
-        Person.objects.bulk_update(renamed, ["first_name", "last_name"])
 
     props = {p.id: p for r in rows for p in r.values}
-    existing = {
-        (v.person_id, v.property_id): v
-        for v in PropertyValue.objects.filter(person_id__in=list(owners.values()), property_id__in=list(props))
-        .select_related("value_option")
-        .prefetch_related("value_options")
-    }
-    # Rows go to the database as plain lists through executemany: building a model instance per
-    # value costs more than writing it, at thousands of rows a second.
-    at = connection.ops.adapt_datetimefield_value(stamp)
-    user_id = user.id if user is not None else None
+    # New people have no values yet: only the known ones' are read, in one query.
+    current = current_values([owners[r.email] for r in known], props) if known and props else {}
+    adapt = {p.id: adapter(p) for p in props.values()}
+    slot = {p.id: COLUMNS.index(COLUMN[p.type]) for p in props.values() if p.type in COLUMN}
+    empty = [None] * len(COLUMNS)
     inserts: list[list[Any]] = []
-    updates: list[list[Any]] = []
+    updates: dict[int, list[list[Any]]] = {}
     history: list[list[Any]] = []
-    multi: list[tuple[PropertyValue, list[Any]]] = []
+    multi: list[tuple[int | None, int, Property, list[Any]]] = []
     for r in rows:
         person_id = owners[r.email]
         for prop, parsed in r.values.items():
-            row = existing.get((person_id, prop.id))
-            old, new = pv.to_json(prop, pv.stored(prop, row)), pv.to_json(prop, parsed)
+            value_id, old_parsed = current.get((person_id, prop.id), NOTHING)
+            old = None if old_parsed is None else pv.to_json(prop, old_parsed)
+            new = pv.to_json(prop, parsed)
             if old == new:
                 continue
-            history.append([person_id, prop.id, json.dumps(old), json.dumps(new), Source.CSV, code, user_id, at])
+            history.append([person_id, prop.id, json_text(old), json_text(new), Source.CSV, code, user_id, at])
             if prop.type == PropertyType.MULTI_SELECT:
-                value = row or PropertyValue(person_id=person_id, property=prop, updated=stamp)
-                multi.append((value, parsed))
+                multi.append((value_id, person_id, prop, parsed))
                 continue
-            cells = [None, None, None, None, None]
-            cells[COLUMN[prop.type]] = column_value(prop, parsed)
-            if row is None:
+            i = slot[prop.id]
+            if value_id is None:
+                cells = empty.copy()
+                cells[i] = adapt[prop.id](parsed)
                 inserts.append([person_id, prop.id, *cells, prop.unique, at])
+            elif i == 0:
+                updates.setdefault(i, []).append([adapt[prop.id](parsed), prop.unique, at, value_id])
             else:
-                updates.append([*cells, prop.unique, at, row.id])
-    columns = ["value_text", "value_number", "value_date", "value_bool", "value_option_id", "is_unique", "updated"]
-    insert_many(PropertyValue, ["person_id", "property_id", *columns], inserts)
-    update_many(PropertyValue, columns, updates)
+                updates.setdefault(i, []).append([adapt[prop.id](parsed), at, value_id])
+    # In the order of the value indexes (property, then value): neighbours share index pages.
+    inserts.sort(key=lambda row: (row[1], row[2 + slot[row[1]]]))
+    insert_many(PropertyValue, ["person_id", "property_id", *COLUMNS, "is_unique", "updated"], inserts)
+    # Only the column of the value's type is set, so only that column's index is touched.
+    for i, changed in updates.items():
+        extra = ", is_unique = %s" if i == 0 else ""
+        sql = f"UPDATE {table(PropertyValue)} SET {COLUMNS[i]} = %s{extra}, updated = %s WHERE id = %s"  # noqa: S608
+        execute_many(sql, sorted(changed, key=itemgetter(-1)))
     if multi:
-        PropertyValue.objects.bulk_create([v for v, _ in multi if v.id is None])
-        through = PropertyValue.value_options.through
-        through.objects.filter(propertyvalue_id__in=[v.id for v, _ in multi]).delete()
-        insert_many(
-            through, ["propertyvalue_id", "propertyoption_id"], [[v.id, o.id] for v, options in multi for o in options]
-        )
+        write_multi(multi, stamp)
     insert_many(
         PropertyValueChange,
         ["person_id", "property_id", "old", "new", "source", "source_code", "changed_by_id", "at"],
@@ -384,47 +437,168 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
         json_columns={"old", "new"},
     )
     insert_many(ImportSeen, ["person_import_id", "email"], [[person_import.id, r.email] for r in rows])
-    return len(fresh), len(rows) - len(fresh)
+    return len(fresh), len(known)
 
 
-COLUMN: dict[str, int] = {
-    PropertyType.TEXT: 0,
-    PropertyType.NUMBER: 1,
-    PropertyType.DATE: 2,
-    PropertyType.BOOLEAN: 3,
-    PropertyType.SINGLE_SELECT: 4,
+def create_people(rows: list[Row], stamp: Any) -> dict[str, int]:
+    """Inserts people and their primary emails; returns email -> person id."""
+    code_field = Person._meta.get_field("code")
+    codes = [uuid.uuid4() for _ in rows]
+    at = connection.ops.adapt_datetimefield_value(stamp)
+    insert_many(
+        Person,
+        ["code", "first_name", "last_name", "opted_out", "source", "created"],
+        [
+            [code_field.get_db_prep_value(c, connection), r.first_name, r.last_name, False, Source.CSV, at]
+            for c, r in zip(codes, rows, strict=True)
+        ],
+    )
+    ids = dict(Person.objects.filter(code__in=codes).values_list("code", "id"))
+    emails = {r.email: ids[c] for c, r in zip(codes, rows, strict=True)}
+    insert_many(PersonEmail, ["person_id", "email", "is_primary"], [[i, e, True] for e, i in emails.items()])
+    return emails
+
+
+def adapter(prop: Property) -> Any:
+    """Parsed value -> what the database driver takes for the value's column."""
+    if prop.type == PropertyType.DATE:
+        return connection.ops.adapt_datefield_value
+    if prop.type == PropertyType.SINGLE_SELECT:
+        return attrgetter("id")
+    return lambda parsed: parsed
+
+
+def current_values(people: list[int], props: dict[int, Property]) -> dict[tuple[int, int], tuple[int, Any]]:
+    """(person id, property id) -> (value id, parsed value) for these people's values of these properties."""
+    found: dict[tuple[int, int], tuple[int, Any]] = {}
+    picked: dict[int, list[int]] = {}  # multi-select value id -> option ids
+    # Plain SQL and tuples: Django's per-row converters cost more than the query.
+    select = ", ".join(["id", "person_id", "property_id", *COLUMNS])
+    sql = (
+        f"SELECT {select} FROM {table(PropertyValue)} "  # noqa: S608
+        f"WHERE person_id IN ({', '.join(['%s'] * len(people))}) AND property_id IN ({', '.join(['%s'] * len(props))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*people, *props])
+        for value_id, person_id, prop_id, *cells in cursor.fetchall():
+            prop = props[prop_id]
+            if prop.type == PropertyType.MULTI_SELECT:
+                picked[value_id] = []
+                found[(person_id, prop_id)] = (value_id, None)
+            else:
+                found[(person_id, prop_id)] = (value_id, from_db(prop, cells[COLUMNS.index(COLUMN[prop.type])]))
+    if picked:
+        through = PropertyValue.value_options.through
+        for value_id, option_id in through.objects.filter(propertyvalue_id__in=list(picked)).values_list(
+            "propertyvalue_id", "propertyoption_id"
+        ):
+            picked[value_id].append(option_id)
+    selects = [k for k in found if props[k[1]].is_select]
+    if not selects:
+        return found
+    options = {o.id: o for p in props.values() if p.is_select for o in p.options.all()}
+    wanted = {i for ids in picked.values() for i in ids}
+    wanted |= {found[k][1] for k in selects if props[k[1]].type == PropertyType.SINGLE_SELECT}
+    # An option added since the import began is not in the plan's options.
+    options |= PropertyOption.objects.in_bulk([i for i in wanted if i is not None and i not in options])
+    for k in selects:
+        value_id, held = found[k]
+        if props[k[1]].type == PropertyType.SINGLE_SELECT:
+            found[k] = (value_id, options.get(held) if held is not None else None)
+        else:
+            chosen = sorted((options[i] for i in picked[value_id]), key=lambda o: (o.position, o.id))
+            found[k] = (value_id, chosen or None)
+    return found
+
+
+def from_db(prop: Property, cell: Any) -> Any:
+    """A value column as the driver returns it -> the parsed value (SQLite has no date or boolean type)."""
+    if cell is None:
+        return None
+    if prop.type == PropertyType.DATE and not isinstance(cell, date):
+        return date.fromisoformat(str(cell))
+    if prop.type == PropertyType.BOOLEAN:
+        return bool(cell)
+    if prop.type == PropertyType.NUMBER:
+        return float(cell)
+    return cell
+
+
+def write_multi(multi: list[tuple[int | None, int, Property, list[Any]]], stamp: Any) -> None:
+    """Multi-select values: rows first (new ones need their ids), then their options."""
+    made = iter(
+        PropertyValue.objects.bulk_create(
+            [
+                PropertyValue(person_id=person_id, property=prop, updated=stamp)
+                for i, person_id, prop, _ in multi
+                if i is None
+            ]
+        )
+    )
+    at = connection.ops.adapt_datetimefield_value(stamp)
+    execute_many(
+        f"UPDATE {table(PropertyValue)} SET updated = %s WHERE id = %s",  # noqa: S608
+        [[at, i] for i, *_ in multi if i is not None],
+    )
+    rows = [(value_id if value_id is not None else next(made).id, options) for value_id, _, _, options in multi]
+    through = PropertyValue.value_options.through
+    through.objects.filter(propertyvalue_id__in=[i for i, _ in rows]).delete()
+    insert_many(through, ["propertyvalue_id", "propertyoption_id"], [[i, o.id] for i, options in rows for o in options])
+
+
+NOTHING = (None, None)
+COLUMNS = ["value_text", "value_number", "value_date", "value_bool", "value_option_id"]
+COLUMN: dict[str, str] = {
+    PropertyType.TEXT: "value_text",
+    PropertyType.NUMBER: "value_number",
+    PropertyType.DATE: "value_date",
+    PropertyType.BOOLEAN: "value_bool",
+    PropertyType.SINGLE_SELECT: "value_option_id",
 }
 
 
-def column_value(prop: Property, parsed: Any) -> Any:
-    if prop.type == PropertyType.DATE:
-        return connection.ops.adapt_datefield_value(parsed)
-    if prop.type == PropertyType.SINGLE_SELECT:
-        return parsed.id
-    return parsed
+def json_text(value: Any) -> str:
+    """`json.dumps`, with a shortcut for the scalars most values are."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return json.dumps(value)
+
+
+def table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def execute_many(sql: str, rows: list[list[Any]]) -> None:
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
 
 def insert_many(
     model: Any, columns: list[str], rows: list[list[Any]], json_columns: frozenset[str] | set[str] = frozenset()
 ) -> None:
+    """INSERTs rows many to a statement: one statement per row costs a round of parsing and binding each."""
     if not rows:
         return
-    table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    marks = ", ".join(f"%s{cast}" if c in json_columns else "%s" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
-
-
-def update_many(model: Any, columns: list[str], rows: list[list[Any]]) -> None:
-    """Rows are the new column values followed by the id."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    sets = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)  # noqa: S608
+    marks = "(" + ", ".join(f"%s{cast}" if c in json_columns else "%s" for c in columns) + ")"
+    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(columns), 100))
+    whole = len(rows) - len(rows) % per
+    head = f"INSERT INTO {table(model)} ({names}) VALUES "  # noqa: S608
+    if whole:
+        params = [[cell for row in rows[i : i + per] for cell in row] for i in range(0, whole, per)]
+        execute_many(head + ", ".join([marks] * per), params)
+    if whole < len(rows):
+        execute_many(head + marks, rows[whole:])
 
 
 def export_rows(people: QuerySet[Person], properties: list[Property], viewer: Viewer) -> Iterator[list[str]]:

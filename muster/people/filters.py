@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet, Window
 
 from muster.people.models import Person, PersonEmail, Property, PropertyType, PropertyValue
 from muster.people.serialise import Viewer, shown
@@ -46,8 +47,16 @@ class Filters:
     errors: list[str]
 
     def apply(self, people: QuerySet[Person]) -> QuerySet[Person]:
+        # A person has at most one value per property, so "≥ min" and "≤ max" on one property are
+        # one subquery on one index range: the same people as two subqueries, at a fraction of the cost.
+        ranges: dict[Property, dict[str, Any]] = {}
         for f in self.items:
-            people = people.filter(condition(f))
+            if f.prop is not None and f.op in ("min", "max"):
+                ranges.setdefault(f.prop, {})[f.op] = f.value
+            else:
+                people = people.filter(condition(f))
+        for prop, bounds in ranges.items():
+            people = people.filter(in_range(prop, bounds))
         return people
 
 
@@ -71,6 +80,36 @@ def condition(f: Filter) -> Q:
     }[PropertyType(f.prop.type)]
     lookup = {"contains": "__icontains", "eq": "", "any": "__in", "min": "__gte", "max": "__lte"}[f.op]
     return Q(id__in=values.filter(**{column + lookup: f.value}).values("person_id"))
+
+
+def in_range(prop: Property, bounds: Mapping[str, Any]) -> Q:
+    column = "value_date" if prop.type == PropertyType.DATE else "value_number"
+    lookups = {f"{column}__{'gte' if op == 'min' else 'lte'}": value for op, value in bounds.items()}
+    return Q(id__in=PropertyValue.objects.filter(property=prop, **lookups).values("person_id"))
+
+
+def page_of(people: QuerySet[Person], number: Any, per_page: int, *, filtered: bool) -> Page:
+    """A page of people with the number of people found, as Django's `Paginator.get_page` gives.
+
+    Filtered, the count rides on the page query as COUNT(*) OVER (): the database finds and sorts
+    the matches once, instead of once to count them and again to cut the page. Unfiltered, a plain
+    count and an index-ordered page are cheaper, so the stock paginator does both.
+    """
+    paginator = Paginator(people, per_page)
+    if not filtered:
+        return paginator.get_page(number)
+    try:
+        wanted = int(number)
+    except (TypeError, ValueError):
+        wanted = 1
+    if wanted >= 1:
+        bottom = (wanted - 1) * per_page
+        rows = list(people.annotate(found_total=Window(Count("id")))[bottom : bottom + per_page])
+        if rows:
+            paginator.__dict__["count"] = rows[0].found_total  # Paginator.count is a cached property.
+            return Page(rows, wanted, paginator)
+    # Past the last page, or nothing found: the stock paginator picks the page to show.
+    return paginator.get_page(number)
 
 
 def parse_filters(params: Mapping[str, list[str]], properties: Iterable[Property], viewer: Viewer) -> Filters:

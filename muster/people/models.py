@@ -134,13 +134,18 @@ class PropertyOption(models.Model):
 class PropertyValue(models.Model):
     """One typed value per (person, property). An empty value has no row."""
 
-    person = models.ForeignKey(Person, models.CASCADE, related_name="values")
-    property = models.ForeignKey(Property, models.CASCADE, related_name="values")
+    # No single-column indexes on the foreign keys: one_value_per_property (person, property),
+    # value_property_person (property, person) and value_option_person (value_option, …) lead
+    # with them, and every index costs every write of a value (CSV imports write thousands a second).
+    person = models.ForeignKey(Person, models.CASCADE, related_name="values", db_index=False)
+    property = models.ForeignKey(Property, models.CASCADE, related_name="values", db_index=False)
     value_text = models.CharField(max_length=1000, null=True, blank=True)
     value_number = models.FloatField(null=True, blank=True)
     value_date = models.DateField(null=True, blank=True)
     value_bool = models.BooleanField(null=True, blank=True)
-    value_option = models.ForeignKey(PropertyOption, models.PROTECT, null=True, blank=True, related_name="+")
+    value_option = models.ForeignKey(
+        PropertyOption, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     value_options = models.ManyToManyField(PropertyOption, blank=True, related_name="+")
     # Copied from Property.unique so the database can enforce uniqueness with a partial index.
     is_unique = models.BooleanField(default=False)
@@ -163,7 +168,14 @@ class PropertyValue(models.Model):
                     name=f"{column}_idx",
                     condition=models.Q(**{f"{column}__isnull": False}),
                 )
-                for column in ("value_text", "value_number", "value_date", "value_bool", "value_option")
+                for column in ("value_text", "value_number", "value_date", "value_bool")
+            ),
+            # An option belongs to one property, so the option leads: the same index serves the
+            # select filters (option in …, property =) and the PROTECT check when an option is deleted.
+            models.Index(
+                fields=["value_option", "property", "person"],
+                name="value_option_person",
+                condition=models.Q(value_option__isnull=False),
             ),
         ]
 
@@ -174,7 +186,8 @@ class PropertyValue(models.Model):
 class PropertyValueChange(models.Model):
     """Every write of a value appends one: provenance, and what was true when."""
 
-    person = models.ForeignKey(Person, models.CASCADE, related_name="changes")
+    # Indexed by change_person_property, which leads with it.
+    person = models.ForeignKey(Person, models.CASCADE, related_name="changes", db_index=False)
     property = models.ForeignKey(Property, models.CASCADE, related_name="changes")
     # JSON values: text, number, ISO date, boolean, option label or list of option labels; null is empty.
     old = models.JSONField(null=True)

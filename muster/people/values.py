@@ -7,7 +7,7 @@ append a PropertyValueChange for every value that actually changed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -44,14 +44,34 @@ class EmailTaken(ValueError):
     pass
 
 
+class OptionIndex:
+    """A property's options by code and by case-folded label, to parse many values (CSV import).
+
+    The first option in order that matches wins, as in `find_option`.
+    """
+
+    def __init__(self, options: Iterable[PropertyOption]) -> None:
+        self.options = list(options)
+        self.by_key: dict[str, PropertyOption] = {}
+        for option in self.options:
+            self.by_key.setdefault(str(option.code), option)
+            self.by_key.setdefault(option.label.casefold(), option)
+
+    def __iter__(self) -> Iterator[PropertyOption]:
+        return iter(self.options)
+
+
 def find_option(prop: Property, options: Iterable[PropertyOption], given: str) -> PropertyOption:
     wanted = given.strip().casefold()
-    for option in options:
-        if str(option.code) == wanted or option.label.casefold() == wanted:
-            if option.retired:
-                raise InvalidValue(f"“{option.label}” is a retired option of {prop.label}.")
-            return option
-    raise InvalidValue(f"is not one of the options of {prop.label}.")
+    if isinstance(options, OptionIndex):
+        found = options.by_key.get(wanted)
+    else:
+        found = next((o for o in options if str(o.code) == wanted or o.label.casefold() == wanted), None)
+    if found is None:
+        raise InvalidValue(f"is not one of the options of {prop.label}.")
+    if found.retired:
+        raise InvalidValue(f"“{found.label}” is a retired option of {prop.label}.")
+    return found
 
 
 def parse(prop: Property, raw: Any, options: Iterable[PropertyOption] | None = None) -> Parsed:
@@ -91,7 +111,11 @@ def parse(prop: Property, raw: Any, options: Iterable[PropertyOption] | None = N
         if word in FALSE_WORDS:
             return False
         raise InvalidValue(f"is not yes or no ({prop.label}).")
-    choices = list(prop.options.all()) if options is None else list(options)
+    choices: Iterable[PropertyOption]
+    if isinstance(options, OptionIndex):
+        choices = options
+    else:
+        choices = list(prop.options.all()) if options is None else list(options)
     if prop.type == PropertyType.SINGLE_SELECT:
         if not isinstance(raw, str):
             raise InvalidValue(f"is not one of the options of {prop.label}.")

@@ -19,7 +19,7 @@ from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
 from muster.people import csvio, forms
 from muster.people import values as pv
-from muster.people.filters import Filters, describe, parse_filters
+from muster.people.filters import Filters, describe, page_of, parse_filters
 from muster.people.models import (
     ImportStatus,
     MembershipStatus,
@@ -62,7 +62,7 @@ def people(request: HttpRequest) -> HttpResponse:
     viewer = Viewer.of(request.user)
     props = all_properties()
     found, filters = filtered(request, props)
-    page = Paginator(found.prefetch_related("emails"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(found.prefetch_related("emails"), request.GET.get("page"), PAGE_SIZE, filtered=bool(filters.items))
     filtered_props = [f.prop for f in filters.items if f.prop is not None]
     columns = list(dict.fromkeys(filtered_props + props[:LIST_COLUMNS]))
     values = pv.values_of(page.object_list, columns)

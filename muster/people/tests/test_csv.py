@@ -6,7 +6,15 @@ from typing import Any
 
 from muster.people import csvio
 from muster.people import values as pv
-from muster.people.models import ImportStatus, Person, PersonEmail, PersonImport, PropertyValue, Source
+from muster.people.models import (
+    ImportStatus,
+    Person,
+    PersonEmail,
+    PersonImport,
+    PropertyValue,
+    PropertyValueChange,
+    Source,
+)
 from muster.people.properties import create_property
 from muster.people.tests.test_history import queued_import
 from muster.test import BaseTestCase
@@ -125,3 +133,100 @@ class CsvExportTestCase(BaseTestCase):
 
 def body(r: Any) -> str:
     return b"".join(r.streaming_content).decode()
+
+
+class CsvImportOfEveryTypeTestCase(BaseTestCase):
+    """The batch writer against the one-person writer (`set_values`): same values, same history."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.props = {
+            "age": create_property("age", "Age", "number"),
+            "born": create_property("born", "Born", "date"),
+            "job": create_property("job", "Job", "text", unique=True),
+            "app": create_property("app", "Uses app", "boolean"),
+            "country": create_property("country", "Country", "single_select", options=["UK", "France"]),
+            "devices": create_property("devices", "Devices", "multi_select", options=["iPhone", "Android", "Mac"]),
+        }
+        self.old = pv.create_person("old@example.org", first_name="Olga", last_name="Old", source=Source.MANUAL)
+        given = {"age": "30", "born": "1990-01-02", "job": "Nurse", "app": "yes", "country": "UK", "devices": "Mac"}
+        pv.set_values(self.old, {p: pv.parse(p, given[k]) for k, p in self.props.items()}, source=Source.MANUAL)
+
+    def test_every_type_lands_with_one_history_row_per_changed_value(self) -> None:
+        header = "email,first_name,last_name," + ",".join(self.props)
+        body = (
+            # Olga: age unchanged (30.0 is 30), the rest changed; empty last name keeps hers.
+            "OLD@example.org,Olivia,,30.0,1991-03-04,Teacher,no,france,iPhone;Android\n"
+            "new@example.org,Nell,New,41.5,2000-12-31,Chef,yes,UK,Mac;iPhone\n"
+        )
+        mapping = {k: str(p.code) for k, p in self.props.items()} | {
+            "first_name": "first_name",
+            "last_name": "last_name",
+        }
+        imp = queued_import(self.rita, header + "\n" + body, mapping)
+        csvio.import_people.call(str(imp.code))
+        imp.refresh_from_db()
+        self.assertEqual((imp.status, imp.rows_created, imp.rows_updated, imp.rows_rejected), ("done", 1, 1, 0))
+        self.old.refresh_from_db()
+        self.assertEqual((self.old.first_name, self.old.last_name), ("Olivia", "Old"))
+        new = Person.objects.get(emails__email="new@example.org", emails__is_primary=True)
+        self.assertEqual((new.first_name, new.last_name, new.source), ("Nell", "New", Source.CSV))
+        props = list(self.props.values())
+        values = pv.values_of([self.old, new], props)
+        p = self.props
+        self.assertEqual(
+            {k: values[(self.old.id, prop.id)] for k, prop in p.items()},
+            {"age": 30, "born": "1991-03-04", "job": "Teacher", "app": False, "country": "France",
+             "devices": ["iPhone", "Android"]},
+        )  # fmt: skip
+        self.assertEqual(
+            {k: values[(new.id, prop.id)] for k, prop in p.items()},
+            {
+                "age": 41.5,
+                "born": "2000-12-31",
+                "job": "Chef",
+                "app": True,
+                "country": "UK",
+                "devices": ["iPhone", "Mac"],
+            },
+        )
+        changes = PropertyValueChange.objects.filter(source=Source.CSV)
+        self.assertTrue(all(c.source_code == str(imp.code) and c.changed_by == self.rita for c in changes))
+        self.assertEqual(
+            {(c.person_id, c.property.key): (c.old, c.new) for c in changes},
+            {
+                (self.old.id, "born"): ("1990-01-02", "1991-03-04"),
+                (self.old.id, "job"): ("Nurse", "Teacher"),
+                (self.old.id, "app"): (True, False),
+                (self.old.id, "country"): ("UK", "France"),
+                (self.old.id, "devices"): (["Mac"], ["iPhone", "Android"]),
+                (new.id, "age"): (None, 41.5),
+                (new.id, "born"): (None, "2000-12-31"),
+                (new.id, "job"): (None, "Chef"),
+                (new.id, "app"): (None, True),
+                (new.id, "country"): (None, "UK"),
+                (new.id, "devices"): (None, ["iPhone", "Mac"]),
+            },
+        )
+        # The unique flag travels with the written text values, so the database still enforces it.
+        self.assertTrue(PropertyValue.objects.get(person=new, property=p["job"]).is_unique)
+
+    def test_a_batch_that_hits_a_constraint_is_written_row_by_row(self) -> None:
+        job = self.props["job"]
+        real = csvio.screen
+
+        def blind(person_import: PersonImport, rows: list[csvio.Row]) -> Any:
+            return rows, []  # as if another writer took the value after the check
+
+        body = "email,job\nnew@example.org,Chef\nclash@example.org,Nurse\n"
+        imp = queued_import(self.rita, body, {"job": str(job.code)})
+        csvio.screen = blind  # type: ignore[assignment]
+        try:
+            csvio.import_people.call(str(imp.code))
+        finally:
+            csvio.screen = real
+        imp.refresh_from_db()
+        self.assertEqual((imp.rows_created, imp.rows_rejected), (1, 1))
+        self.assertIn("meanwhile", imp.rejections.get().reason)
+        self.assertFalse(Person.objects.filter(emails__email="clash@example.org").exists())
+        self.assertEqual(PropertyValueChange.objects.filter(source=Source.CSV).count(), 1)

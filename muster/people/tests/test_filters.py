@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.core.paginator import Paginator
+
 from muster.people import values as pv
-from muster.people.filters import parse_filters
+from muster.people.filters import page_of, parse_filters
 from muster.people.models import Person, Source
 from muster.people.properties import create_property
 from muster.people.serialise import Viewer
@@ -122,3 +124,50 @@ class FiltersTestCase(BaseTestCase):
         self.assertEqual(r.json()["count"], 2)
         self.assertEqual(r.json()["pages"], 2)
         self.assertEqual(len(r.json()["results"]), 1)
+
+    def test_filtered_pages_match_the_stock_paginator(self) -> None:
+        # page_of counts with the page query; it must give what Django's Paginator gives.
+        props = [self.age, self.born, self.job, self.app, self.country, self.devices, self.phone]
+        for query in ({"p.age.min": ["20"], "p.age.max": ["62"]}, {"p.country": ["France", "UK"]}, {"p.job": ["zzz"]}):
+            filters = parse_filters(query, props, Viewer(pii=True))
+            people = filters.apply(Person.objects.order_by("-created", "-id"))
+            for number in (None, "1", "2", "3", "99", "0", "-1", "x", "2.0", 2):
+                stock = Paginator(people, 2).get_page(number)
+                page = page_of(people, number, 2, filtered=True)
+                self.assertEqual(
+                    (page.number, page.paginator.count, page.paginator.num_pages, list(page.object_list)),
+                    (stock.number, stock.paginator.count, stock.paginator.num_pages, list(stock.object_list)),
+                    (query, number),
+                )
+
+    def test_a_filtered_page_counts_in_the_page_query(self) -> None:
+        filters = parse_filters({"p.country": ["France"]}, [self.country], Viewer(pii=True))
+        with self.assertNumQueries(1):
+            page = page_of(filters.apply(Person.objects.order_by("-created", "-id")), "1", 25, filtered=True)
+            self.assertEqual((page.paginator.count, len(page.object_list)), (2, 2))
+
+    def test_a_range_on_one_property_is_one_subquery(self) -> None:
+        filters = parse_filters({"p.born.min": ["1984-02-02"], "p.born.max": ["1991-07-09"]}, [self.born], Viewer(True))
+        sql = str(filters.apply(Person.objects.all()).query)
+        self.assertEqual(sql.count("people_propertyvalue"), 1)
+        self.assertEqual(self.found({"p.born.min": ["1984-02-02"], "p.born.max": ["1991-07-09"]}), ["Ben", "Cleo"])
+
+
+class IndexesTestCase(BaseTestCase):
+    def test_values_carry_no_index_that_a_composite_one_already_leads_with(self) -> None:
+        from django.db import connection
+
+        def indexes(table: str) -> set[tuple[str, ...]]:
+            with connection.cursor() as cursor:
+                found = connection.introspection.get_constraints(cursor, table)
+            return {tuple(c["columns"]) for c in found.values() if (c["index"] or c["unique"]) and not c["primary_key"]}
+
+        values = indexes("people_propertyvalue")
+        for single in ("person_id", "property_id", "value_option_id"):
+            self.assertNotIn((single,), values)
+        self.assertIn(("person_id", "property_id"), values)
+        self.assertIn(("property_id", "person_id"), values)
+        self.assertIn(("value_option_id", "property_id", "person_id"), values)
+        changes = indexes("people_propertyvaluechange")
+        self.assertNotIn(("person_id",), changes)
+        self.assertIn(("person_id", "property_id", "at"), changes)
