@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,7 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=100_000)
     args = parser.parse_args()
-    os.environ.setdefault("MUSTER_DATA_DIR", tempfile.mkdtemp(prefix="muster-bench-"))
+    scratch = None
+    if "MUSTER_DATA_DIR" not in os.environ:
+        scratch = tempfile.mkdtemp(prefix="muster-bench-")
+        os.environ["MUSTER_DATA_DIR"] = scratch
     os.environ["DJANGO_SETTINGS_MODULE"] = "muster.test_settings"
     import django
 
@@ -38,14 +42,22 @@ def main() -> None:
     from django.db import connection
 
     if connection.vendor == "postgresql":
+        # The bench empties the database it is given: refuse anything not named as a bench database.
+        if "bench" not in connection.settings_dict["NAME"]:
+            raise SystemExit("DATABASE_URL must name a throwaway database with 'bench' in its name.")
         with connection.cursor() as c:
             c.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
     print(f"database: {connection.vendor}, people: {args.people:,}")
-    props = seed(args.people)
-    list_figures(props)
-    import_figures(props)
+    try:
+        props = seed(args.people)
+        list_figures(props)
+        import_figures(props)
+    finally:
+        if scratch:
+            connection.close()
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def seed(n: int) -> list:
@@ -101,6 +113,9 @@ def seed(n: int) -> list:
                 batch_size=5000,
             )
     if connection.vendor == "postgresql":
+        # The bench empties the database it is given: refuse anything not named as a bench database.
+        if "bench" not in connection.settings_dict["NAME"]:
+            raise SystemExit("DATABASE_URL must name a throwaway database with 'bench' in its name.")
         with connection.cursor() as c:
             c.execute("ANALYZE")
     else:
