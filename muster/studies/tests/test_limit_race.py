@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,10 +35,40 @@ print("ADDED", len(added))
 """
 
 
-def manage(data_dir: Path, code: str) -> subprocess.Popen[str]:
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The embedded default (a SQLite file), then a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    psycopg = pytest.importorskip("psycopg")
+    name = f"muster_race_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"No PostgreSQL at {POSTGRES}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{POSTGRES}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
     env.update({"MUSTER_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "muster.settings"})
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def manage(data_dir: Path, code: str, database_url: str | None) -> subprocess.Popen[str]:
+    env = environment(data_dir, database_url)
     return subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
@@ -47,10 +79,8 @@ def manage(data_dir: Path, code: str) -> subprocess.Popen[str]:
     )
 
 
-def run(data_dir: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
-    env.update({"MUSTER_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "muster.settings"})
-    env.pop("DATABASE_URL", None)
+def run(data_dir: Path, database_url: str | None, *args: str) -> str:
+    env = environment(data_dir, database_url)
     out = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -58,11 +88,13 @@ def run(data_dir: Path, *args: str) -> str:
     return out.stdout
 
 
-def test_two_processes_adding_at_once_never_exceed_the_participation_limit(tmp_path: Path) -> None:
-    run(tmp_path, "migrate", "--noinput", "-v0")
-    run(tmp_path, "shell", "-c", SETUP)
+def test_two_processes_adding_at_once_never_exceed_the_participation_limit(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    run(tmp_path, database_url, "migrate", "--noinput", "-v0")
+    run(tmp_path, database_url, "shell", "-c", SETUP)
     start = time.time() + 4
-    both = [manage(tmp_path, ADD.format(n=n, start=start)) for n in range(2)]
+    both = [manage(tmp_path, ADD.format(n=n, start=start), database_url) for n in range(2)]
     outputs = [p.communicate(timeout=120)[0] for p in both]
     assert all(p.returncode == 0 for p in both), outputs
     added = sorted(int(o.split("ADDED")[1].split()[0]) for o in outputs)
@@ -71,4 +103,4 @@ def test_two_processes_adding_at_once_never_exceed_the_participation_limit(tmp_p
         "from muster.studies.models import StudyParticipant as P, Study as S; "
         "print('N', P.objects.count(), S.objects.get().seats_taken)"
     )
-    assert "N 1 1" in run(tmp_path, "shell", "-c", count)
+    assert "N 1 1" in run(tmp_path, database_url, "shell", "-c", count)
