@@ -84,6 +84,7 @@ def me(request: HttpRequest) -> Me:
 
 
 # The apps' routers import ERRORS and `require` from here, so they are mounted last.
+from muster.integrations.qualtrics.api import router as qualtrics_router  # noqa: E402
 from muster.people.api import panels_router, properties_router  # noqa: E402
 from muster.people.api import router as people_router  # noqa: E402
 from muster.studies.api import router as studies_router  # noqa: E402
@@ -92,13 +93,4 @@ api.add_router("", people_router)
 api.add_router("", properties_router)
 api.add_router("", panels_router)
 api.add_router("", studies_router)
-
-
-def _mount_routers() -> None:
-    # Imported here: the routers import this module for `require` and the error schemas.
-    from muster.integrations.qualtrics.api import router as qualtrics_router
-
-    api.add_router("/integrations/qualtrics", qualtrics_router)
-
-
-_mount_routers()
+api.add_router("/integrations/qualtrics", qualtrics_router)

@@ -11,6 +11,8 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -88,22 +90,17 @@ def connection_account(connection: QualtricsConnection) -> client.Account:
     return account
 
 
-def _step(name: str) -> _Step:
-    return _Step(name)
-
-
-class _Step:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and isinstance(exc, Exception) and not isinstance(exc, ConnectError):
-            if not isinstance(exc, client.QualtricsError):
-                logger.error("Qualtrics connect: %s failed with %s", self.name, type(exc).__name__)
-            raise ConnectError(self.name, exc) from None
+@contextmanager
+def _step(name: str) -> Iterator[None]:
+    """Turns any failure inside into a ConnectError naming this step."""
+    try:
+        yield
+    except ConnectError:
+        raise
+    except Exception as e:
+        if not isinstance(e, client.QualtricsError):
+            logger.error("Qualtrics connect: %s failed with %s", name, type(e).__name__)
+        raise ConnectError(name, e) from None
 
 
 @sensitive_variables()

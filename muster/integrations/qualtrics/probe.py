@@ -4,7 +4,6 @@ Muster's assumptions in minutes."""
 
 from __future__ import annotations
 
-import io
 import re
 import time
 import zipfile
@@ -109,7 +108,7 @@ class Probe:
             path = client.download_export(self.account, self.survey_id, progress.file_id, self.out / "tmp")
             with zipfile.ZipFile(path) as z:
                 member = z.namelist()[0]
-                data = orjson.loads(io.BytesIO(z.read(member)).getvalue())
+                data = orjson.loads(z.read(member))
             path.unlink()
             self.save("export-10.json", data)
             responses = [client.parse(client.SingleResponse, r, "exported response") for r in data["responses"]]

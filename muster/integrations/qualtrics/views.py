@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -49,7 +50,7 @@ def connect_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "error": error,
             "section": "settings",
-            "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+            "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
             "webhook_url": connect.webhook_url(),
         },
     )
@@ -63,7 +64,7 @@ def connection_view(request: HttpRequest) -> HttpResponse:
     context = {
         "connection": connection,
         "section": "settings",
-        "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+        "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
         "webhook_url": connect.webhook_url(),
     }
     return render(request, "qualtrics/connection.html", context)
@@ -171,7 +172,7 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
         "surveys": surveys,
         "error": error,
         "section": "settings",
-        "service_user": connect.settings.MUSTER_QUALTRICS_SERVICE_USER,
+        "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
     }
     return render(request, "qualtrics/surveys.html", context)
 
