@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import TestCase
 
-from muster.accounts.models import User
+from muster.accounts.models import ApiToken, User
 from muster.accounts.roles import Role
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -37,3 +39,11 @@ class BaseTestCase(TestCase):
             Role.DEVELOPER: self.dev,
             Role.OBSERVER: self.oscar,
         }
+
+    def api(self, user: User, method: str, url: str, body: Any = None) -> Any:
+        """Calls /api/v1<url> as `user`, with a fresh API token, sending `body` as JSON."""
+        _, raw = ApiToken.issue(user, "test")
+        kwargs: dict[str, Any] = {"headers": {"Authorization": f"Bearer {raw}"}}
+        if body is not None:
+            kwargs |= {"data": body, "content_type": "application/json"}
+        return getattr(self.client, method)(f"/api/v1{url}", **kwargs)

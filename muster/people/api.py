@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.timezone import now
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
+from pydantic import BeforeValidator
 
 from muster.accounts.roles import Capability
 from muster.api.api import BODY_ERRORS, ERRORS, require
@@ -102,19 +103,27 @@ class PersonPage(Schema):
     results: list[PersonOut]
 
 
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+# Surrounding whitespace is dropped before validating; the case is normalised when stored.
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"), BeforeValidator(_strip)]
+
+
 class PersonIn(Input):
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
-    other_emails: list[str] = []
+    other_emails: list[Email] = []
     properties: dict[str, Any] = {}
 
 
 class PersonPatch(Input):
-    email: str | None = Field(None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email | None = None
     first_name: str | None = Field(None, max_length=150)
     last_name: str | None = Field(None, max_length=150)
-    other_emails: list[str] | None = None
+    other_emails: list[Email] | None = None
     opted_out: JsonBool | None = None
 
 
@@ -180,15 +189,16 @@ def person_out(request: HttpRequest, person: Person) -> dict[str, Any]:
     return person_json(Viewer.of(request.auth), person, props, pv.values_of([person], props))  # type: ignore[attr-defined]
 
 
-def parse_values(viewer: Viewer, given: dict[str, Any]) -> dict[Property, Any]:
+def parse_values(viewer: Viewer, given: dict[str, Any], person: Person | None = None) -> dict[Property, Any]:
     props = {p.key: p for p in all_properties()}
     parsed = {}
     for key, raw in given.items():
         prop = props.get(key)
         if prop is None:
             raise HttpError(422, f"properties.{key}: there is no such property.")
+        held = pv.held_options(person, prop) if person is not None else []
         try:
-            parsed[prop] = pv.parse(prop, raw, prop.options.all())
+            parsed[prop] = pv.parse(prop, raw, prop.options.all(), held)
         except pv.InvalidValue as e:
             raise HttpError(422, f"properties.{key}: {error_text(viewer, prop, raw, str(e))}") from None
     return parsed
@@ -283,7 +293,7 @@ def set_person_values(request: HttpRequest, code: UUID, body: ValuesIn) -> dict[
     user = require(request, Capability.MANAGE_PEOPLE)
     viewer = Viewer.of(user)
     person = get_object_or_404(Person, code=code)
-    write_values(viewer, request, person, parse_values(viewer, body.properties))
+    write_values(viewer, request, person, parse_values(viewer, body.properties, person))
     return person_out(request, people_with_emails().get(id=person.id))
 
 
@@ -411,10 +421,12 @@ def list_members(request: HttpRequest, code: UUID, status: MembershipStatus | No
 def post_members(request: HttpRequest, code: UUID, body: MembersIn) -> list[dict[str, Any]]:
     require(request, Capability.MANAGE_PANELS)
     panel = get_object_or_404(Panel, code=code)
-    people = list(Person.objects.filter(code__in=body.people))
-    emails = [pv.normalise_email(e) for e in body.emails]
-    people += list(Person.objects.filter(emails__email__in=emails))
-    if len({p.id for p in people}) < len(set(body.people)) + len(set(emails)):
+    codes = set(body.people)
+    emails = {pv.normalise_email(e) for e in body.emails}
+    people = list(Person.objects.filter(code__in=codes)) + list(Person.objects.filter(emails__email__in=emails))
+    # Each code and each email must be someone's; one person may be named by several of them.
+    known_emails = PersonEmail.objects.filter(email__in=emails).count()
+    if len(codes & {p.code for p in people}) < len(codes) or known_emails < len(emails):
         raise HttpError(404, "Some of these people do not exist.")
     add_members(panel, Person.objects.filter(id__in=[p.id for p in people]), body.status)
     members = panel.memberships.filter(person__in=people).select_related("person")

@@ -26,6 +26,8 @@ def create_property(
         raise PropertyError(f"A property with the key “{key}” already exists.")
     if options and type not in SELECT_TYPES:
         raise PropertyError("Only select properties have options.")
+    if not label.strip():
+        raise PropertyError("Give the property a label.")
     last = Property.objects.aggregate(m=Max("position"))["m"]
     prop = Property.objects.create(
         key=key, label=label.strip(), type=type, unique=unique, pii=pii, position=0 if last is None else last + 1
@@ -39,6 +41,8 @@ def create_property(
 def update_property(prop: Property, **changes: Any) -> None:
     """Label, flags and position; the type and key never change."""
     if "label" in changes:
+        if not changes["label"].strip():
+            raise PropertyError("Give the property a label.")
         prop.label = changes["label"].strip()
     if "pii" in changes:
         prop.pii = changes["pii"]
@@ -60,6 +64,8 @@ def add_option(prop: Property, label: str) -> PropertyOption:
     if prop.type not in SELECT_TYPES:
         raise PropertyError("Only select properties have options.")
     label = label.strip()
+    if not label:
+        raise PropertyError("Give the option a label.")
     if prop.options.filter(label__iexact=label).exists():
         raise PropertyError(f"{prop.label} already has the option “{label}”.")
     last = prop.options.aggregate(m=Max("position"))["m"]
@@ -70,6 +76,8 @@ def add_option(prop: Property, label: str) -> PropertyOption:
 def update_option(option: PropertyOption, **changes: Any) -> None:
     if "label" in changes:
         label = changes["label"].strip()
+        if not label:
+            raise PropertyError("Give the option a label.")
         if option.property.options.filter(label__iexact=label).exclude(id=option.id).exists():
             raise PropertyError(f"{option.property.label} already has the option “{label}”.")
         option.label = label

@@ -125,5 +125,7 @@ def rejection_row(viewer: Viewer, rejection: ImportRejection) -> dict[str, Any]:
 
 def error_text(viewer: Viewer, prop: Property, given: Any, reason: str) -> str:
     """An error message about a value: “<value>” <reason>, with the value masked as needed."""
+    if isinstance(given, list):
+        given = ", ".join(map(str, given))
     text = given if isinstance(given, str) else str(given)
     return f"“{shown(viewer, prop.pii, text)}” {reason}"

@@ -7,8 +7,9 @@ append a PropertyValueChange for every value that actually changed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -61,7 +62,14 @@ class OptionIndex:
         return iter(self.options)
 
 
-def find_option(prop: Property, options: Iterable[PropertyOption], given: str) -> PropertyOption:
+def find_option(
+    prop: Property,
+    options: Iterable[PropertyOption],
+    given: str,
+    held: Iterable[PropertyOption] = (),
+    *,
+    many: bool = False,
+) -> PropertyOption:
     wanted = given.strip().casefold()
     if isinstance(options, OptionIndex):
         found = options.by_key.get(wanted)
@@ -69,13 +77,39 @@ def find_option(prop: Property, options: Iterable[PropertyOption], given: str) -
         found = next((o for o in options if str(o.code) == wanted or o.label.casefold() == wanted), None)
     if found is None:
         raise InvalidValue(f"is not one of the options of {prop.label}.")
-    if found.retired:
-        raise InvalidValue(f"“{found.label}” is a retired option of {prop.label}.")
+    # A retired option is refused for new values; whoever already holds it keeps it. The message
+    # does not name the option: it is the value, and may be PII.
+    if found.retired and found.id not in {o.id for o in held}:
+        raise InvalidValue(f"{'includes' if many else 'is'} a retired option of {prop.label}.")
     return found
 
 
-def parse(prop: Property, raw: Any, options: Iterable[PropertyOption] | None = None) -> Parsed:
-    """Turns form, CSV or JSON input into the property's type, or raises InvalidValue."""
+def held_options(person: Person, prop: Property) -> list[PropertyOption]:
+    """The options a person's value of a select property uses now (they keep them once retired)."""
+    if not prop.is_select:
+        return []
+    row = (
+        PropertyValue.objects.filter(person=person, property=prop)
+        .select_related("value_option")
+        .prefetch_related("value_options")
+        .first()
+    )
+    parsed = stored(prop, row)
+    if parsed is None:
+        return []
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def parse(
+    prop: Property,
+    raw: Any,
+    options: Iterable[PropertyOption] | None = None,
+    held: Iterable[PropertyOption] = (),
+) -> Parsed:
+    """Turns form, CSV or JSON input into the property's type, or raises InvalidValue.
+
+    `held` are the options the person's value uses now: they are accepted even when retired.
+    """
     if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
         return None
     if prop.type == PropertyType.TEXT:
@@ -116,33 +150,47 @@ def parse(prop: Property, raw: Any, options: Iterable[PropertyOption] | None = N
         choices = options
     else:
         choices = list(prop.options.all()) if options is None else list(options)
+    held = list(held)
     if prop.type == PropertyType.SINGLE_SELECT:
         if not isinstance(raw, str):
             raise InvalidValue(f"is not one of the options of {prop.label}.")
-        return find_option(prop, choices, raw)
+        return find_option(prop, choices, raw, held)
     parts = raw.split(MULTI_SEPARATOR) if isinstance(raw, str) else raw
     if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
         raise InvalidValue(f"is not a list of options of {prop.label}.")
     picked: dict[int, PropertyOption] = {}
     for part in parts:
         if part.strip():
-            option = find_option(prop, choices, part)
+            option = find_option(prop, choices, part, held, many=True)
             picked[option.id] = option
     return sorted(picked.values(), key=lambda o: (o.position, o.id)) or None
 
 
 def to_json(prop: Property, parsed: Parsed) -> Json:
-    if parsed is None:
-        return None
-    if prop.type == PropertyType.NUMBER:
-        return int(parsed) if float(parsed).is_integer() and abs(parsed) < 2**53 else parsed
-    if prop.type == PropertyType.DATE:
-        return parsed.isoformat()
-    if prop.type == PropertyType.SINGLE_SELECT:
-        return parsed.label
-    if prop.type == PropertyType.MULTI_SELECT:
-        return [o.label for o in parsed]
+    return None if parsed is None else json_of(prop)(parsed)
+
+
+def json_of(prop: Property) -> Callable[[Parsed], Json]:
+    """The function that turns a non-empty parsed value of this property into JSON (chosen once per property)."""
+    return JSON_OF[PropertyType(prop.type)]
+
+
+def number_json(number: float) -> int | float:
+    return int(number) if float(number).is_integer() and abs(number) < 2**53 else number
+
+
+def same(parsed: Parsed) -> Json:
     return parsed
+
+
+JSON_OF: dict[PropertyType, Callable[[Parsed], Json]] = {
+    PropertyType.TEXT: same,
+    PropertyType.NUMBER: number_json,
+    PropertyType.DATE: date.isoformat,
+    PropertyType.BOOLEAN: same,
+    PropertyType.SINGLE_SELECT: attrgetter("label"),
+    PropertyType.MULTI_SELECT: lambda options: [o.label for o in options],
+}
 
 
 def stored(prop: Property, value: PropertyValue | None) -> Parsed:

@@ -254,10 +254,13 @@ def person_value(request: HttpRequest, code: UUID, property_code: UUID) -> HttpR
     raw: Any = request.POST.getlist("value") if prop.type == PropertyType.MULTI_SELECT else request.POST.get("value")
     back = reverse("person", args=[person.code]) + "?tab=properties"
     try:
-        parsed = pv.parse(prop, raw, prop.options.all())
+        parsed = pv.parse(prop, raw, prop.options.all(), pv.held_options(person, prop))
         changed = pv.set_values(person, {prop: parsed}, source=Source.MANUAL, user=signed_in_user(request))
     except pv.InvalidValue as e:
-        given = ", ".join(raw) if isinstance(raw, list) else raw or ""
+        # The form sends option codes: name the options by their labels.
+        labels = {str(o.code): o.label for o in prop.options.all()}
+        picked: list[str] = raw if isinstance(raw, list) else [raw or ""]
+        given = ", ".join(labels.get(v, v) for v in picked)
         messages.error(request, error_text(Viewer.of(request.user), prop, given, str(e)))
         return redirect(back + f"&edit={prop.code}")
     messages.success(request, f"{prop.label} saved." if changed else f"{prop.label} is unchanged.")

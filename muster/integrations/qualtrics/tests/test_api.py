@@ -2,20 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from muster.accounts.models import ApiToken, User
+from muster.accounts.models import User
 from muster.integrations.qualtrics.models import ConnectionStatus, QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
-
-BASE = "/api/v1/integrations/qualtrics"
 
 
 class QualtricsApiTestCase(SandboxTestCase):
     def call(self, user: User, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        _, raw = ApiToken.issue(user, "t")
-        kwargs: dict[str, Any] = {"headers": {"Authorization": f"Bearer {raw}"}}
-        if body is not None:
-            kwargs.update(data=body, content_type="application/json")
-        return getattr(self.client, method)(BASE + path, **kwargs)
+        return self.api(user, method, "/integrations/qualtrics" + path, body)
 
     def connect_body(self) -> dict[str, str]:
         return {
