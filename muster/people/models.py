@@ -186,21 +186,24 @@ class PropertyValue(models.Model):
 class PropertyValueChange(models.Model):
     """Every write of a value appends one: provenance, and what was true when."""
 
-    # Indexed by change_person_property, which leads with it.
-    person = models.ForeignKey(Person, models.CASCADE, related_name="changes", db_index=False)
-    property = models.ForeignKey(Property, models.CASCADE, related_name="changes")
+    # History is read a person at a time, so person is its one index: an import appends a row per
+    # changed value, and each index more costs every one of them. Deleting a property or a user
+    # (rare, and Admin-only) scans the table instead.
+    person = models.ForeignKey(Person, models.CASCADE, related_name="changes")
+    property = models.ForeignKey(Property, models.CASCADE, related_name="changes", db_index=False)
     # JSON values: text, number, ISO date, boolean, option label or list of option labels; null is empty.
     old = models.JSONField(null=True)
     new = models.JSONField(null=True)
     source = models.CharField(max_length=20, choices=Source.choices)
     # What wrote it: the import's code, the survey response's code, the API token's name…
     source_code = models.CharField(max_length=100, blank=True)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     at = models.DateTimeField(default=now)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["person", "property", "-at"], name="change_person_property")]
 
     def __str__(self) -> str:
         return f"{self.person_id}/{self.property_id} at {self.at}"

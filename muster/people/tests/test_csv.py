@@ -230,3 +230,35 @@ class CsvImportOfEveryTypeTestCase(BaseTestCase):
         self.assertIn("meanwhile", imp.rejections.get().reason)
         self.assertFalse(Person.objects.filter(emails__email="clash@example.org").exists())
         self.assertEqual(PropertyValueChange.objects.filter(source=Source.CSV).count(), 1)
+
+
+class BatchesTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.age = create_property("age", "Age", "number")
+        self.batch = csvio.BATCH
+        csvio.BATCH = 2
+
+    def tearDown(self) -> None:
+        csvio.BATCH = self.batch
+        super().tearDown()
+
+    def test_rows_spread_over_many_batches_all_land_and_a_later_duplicate_is_caught(self) -> None:
+        rows = [f"p{i}@example.org,{i}" for i in range(7)]
+        rows.insert(5, "p1@example.org,99")  # p1 was written two batches earlier
+        rows.insert(2, "nobody,3")
+        body = "email,age\n" + "\n".join(rows) + "\n"
+        imp = queued_import(self.rita, body, {"age": str(self.age.code)})
+        csvio.import_people.call(str(imp.code))
+        imp.refresh_from_db()
+        self.assertEqual(imp.status, ImportStatus.DONE)
+        self.assertEqual((imp.rows_done, imp.rows_created, imp.rows_rejected), (9, 7, 2))
+        self.assertEqual(
+            [(r.row, r.reason) for r in imp.rejections.all()],
+            [
+                (4, "The email is missing or not an email address."),
+                (8, "Duplicate email: an earlier row of this file has it."),
+            ],
+        )
+        ages = dict(PropertyValue.objects.values_list("person__emails__email", "value_number"))
+        self.assertEqual(ages, {f"p{i}@example.org": i for i in range(7)})
