@@ -459,8 +459,11 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     )
 
     props = {p.id: p for r in rows for p, _ in r.values}
-    # New people have no values yet: only the known ones' are read, in one query.
-    current = current_values([owners[r.email] for r in known], props) if known and props else {}
+    # New people have no values yet: only the known ones' are read.
+    labels = option_labels(props)
+    current = current_values([owners[r.email] for r in known], props, labels) if known and props else {}
+    held_form = {p.id: held_form_of(p) for p in props.values()}
+    old_json = {p.id: json_from_db(p, labels) for p in props.values()}
     json_of = {p.id: pv.json_of(p) for p in props.values()}
     adapt = {p.id: adapter(p) for p in props.values()}
     slot = {p.id: COLUMNS.index(COLUMN[p.type]) for p in props.values() if p.type in COLUMN}
@@ -472,10 +475,11 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     for r in rows:
         person_id = owners[r.email]
         for prop, parsed in r.values:
-            value_id, old = current.get((person_id, prop.id), NOTHING)
+            value_id, held = current.get((person_id, prop.id), NOTHING)
+            if held is not None and held == held_form[prop.id](parsed):
+                continue  # unchanged: no write, no history
+            old = None if held is None else old_json[prop.id](held)
             new = json_of[prop.id](parsed)
-            if old == new:
-                continue
             history.append([person_id, prop.id, json_text(old), json_text(new), Source.CSV, code, user_id, at])
             if prop.type == PropertyType.MULTI_SELECT:
                 multi.append((value_id, person_id, prop, parsed))
@@ -536,55 +540,70 @@ def adapter(prop: Property) -> Any:
     return lambda parsed: parsed
 
 
-def current_values(people: list[int], props: dict[int, Property]) -> dict[tuple[int, int], tuple[int, Any]]:
-    """(person id, property id) -> (value id, value as JSON) for these people's values of these properties."""
-    found: dict[tuple[int, int], tuple[int, Any]] = {}
-    picked: dict[tuple[int, int], tuple[int, list[int]]] = {}  # multi-select value -> (value id, option ids)
-    # Plain SQL and tuples: Django's per-row converters cost more than the query.
-    select = ", ".join(["id", "person_id", "property_id", *COLUMNS])
-    sql = (
-        f"SELECT {select} FROM {table(PropertyValue)} "  # noqa: S608
-        f"WHERE person_id IN ({', '.join(['%s'] * len(people))}) AND property_id IN ({', '.join(['%s'] * len(props))})"
-    )
-    # Read afresh, not from the plan: a value may use an option added since the import began.
+def option_labels(props: dict[int, Property]) -> dict[int, tuple[str, int]]:
+    """Option id -> (label, position) for the select properties among `props`.
+
+    Read afresh, not from the plan: a value may use an option added since the import began.
+    """
     selects = [p.id for p in props.values() if p.is_select]
-    found_options = PropertyOption.objects.filter(property__in=selects).values_list("id", "label", "position")
-    options = list(found_options) if selects else []
-    labels = {i: label for i, label, _ in options}
-    order = {i: (position, i) for i, _, position in options}
-    json_from_db = {p.id: json_from(p, labels) for p in props.values()}
-    slot = {p.id: COLUMNS.index(COLUMN[p.type]) for p in props.values() if p.type in COLUMN}
+    if not selects:
+        return {}
+    found = PropertyOption.objects.filter(property__in=selects).values_list("id", "label", "position")
+    return {i: (label, position) for i, label, position in found}
+
+
+def current_values(
+    people: list[int], props: dict[int, Property], labels: dict[int, tuple[str, int]]
+) -> dict[tuple[int, int], tuple[int, Any]]:
+    """(person id, property id) -> (value id, value as its column holds it) for these people and properties.
+
+    A multi-select value is the tuple of its option ids, in the options' order. Plain SQL and
+    tuples, a query per value column: Django's per-row converters cost more than the query.
+    """
+    found: dict[tuple[int, int], tuple[int, Any]] = {}
+    columns: dict[str, list[int]] = {}
+    for p in props.values():
+        columns.setdefault(COLUMN.get(p.type, ""), []).append(p.id)
+    persons = ", ".join(["%s"] * len(people))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*people, *props])
-        for value_id, person_id, prop_id, *cells in cursor.fetchall():
-            if prop_id in slot:
-                cell = cells[slot[prop_id]]
-                found[(person_id, prop_id)] = (value_id, None if cell is None else json_from_db[prop_id](cell))
-            else:
-                picked[(person_id, prop_id)] = (value_id, [])
-    if picked:
-        by_value = {value_id: chosen for value_id, chosen in picked.values()}
+        for column, ids in columns.items():
+            cursor.execute(
+                f"SELECT id, person_id, property_id, {column or 'NULL'} FROM {table(PropertyValue)} "  # noqa: S608
+                f"WHERE person_id IN ({persons}) AND property_id IN ({', '.join(['%s'] * len(ids))})",
+                [*people, *ids],
+            )
+            found |= {(person_id, prop_id): (value_id, cell) for value_id, person_id, prop_id, cell in cursor}
+    multi = {value_id: key for key, (value_id, _) in found.items() if props[key[1]].type == PropertyType.MULTI_SELECT}
+    if multi:
+        chosen: dict[int, list[int]] = {value_id: [] for value_id in multi}
         through = PropertyValue.value_options.through
-        for value_id, option_id in through.objects.filter(propertyvalue_id__in=list(by_value)).values_list(
+        for value_id, option_id in through.objects.filter(propertyvalue_id__in=list(multi)).values_list(
             "propertyvalue_id", "propertyoption_id"
         ):
-            by_value[value_id].append(option_id)
-        for key, (value_id, chosen) in picked.items():
-            found[key] = (value_id, [labels[i] for i in sorted(chosen, key=order.__getitem__)] or None)
+            chosen[value_id].append(option_id)
+        for value_id, key in multi.items():
+            ordered = tuple(sorted(chosen[value_id], key=lambda i: (labels[i][1], i)))
+            found[key] = (value_id, ordered or None)
     return found
 
 
-def json_from(prop: Property, labels: dict[int, str]) -> Any:
-    """A value column as the driver returns it -> the value as JSON (SQLite has no date or boolean type)."""
-    if prop.type == PropertyType.DATE:
-        return lambda cell: cell if isinstance(cell, str) else cell.isoformat()
-    if prop.type == PropertyType.BOOLEAN:
-        return bool
-    if prop.type == PropertyType.NUMBER:
-        return pv.number_json
+def held_form_of(prop: Property) -> Any:
+    """Parsed value -> the form `current_values` gives, to compare the two."""
     if prop.type == PropertyType.SINGLE_SELECT:
-        return labels.__getitem__
-    return str
+        return attrgetter("id")
+    if prop.type == PropertyType.MULTI_SELECT:
+        return lambda options: tuple(o.id for o in options)
+    # Django's converters give SQLite's dates and booleans back as Python dates and booleans.
+    return pv.same
+
+
+def json_from_db(prop: Property, labels: dict[int, tuple[str, int]]) -> Any:
+    """The form `current_values` gives -> the value as JSON, for history."""
+    if prop.type == PropertyType.SINGLE_SELECT:
+        return lambda option_id: labels[option_id][0]
+    if prop.type == PropertyType.MULTI_SELECT:
+        return lambda option_ids: [labels[i][0] for i in option_ids]
+    return pv.json_of(prop)
 
 
 def write_multi(multi: list[tuple[int | None, int, Property, list[Any]]], stamp: Any) -> None:

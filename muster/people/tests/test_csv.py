@@ -211,6 +211,20 @@ class CsvImportOfEveryTypeTestCase(BaseTestCase):
         # The unique flag travels with the written text values, so the database still enforces it.
         self.assertTrue(PropertyValue.objects.get(person=new, property=p["job"]).is_unique)
 
+    def test_importing_the_same_values_again_changes_nothing_and_adds_no_history(self) -> None:
+        header = "email,first_name,last_name," + ",".join(self.props)
+        mapping = {k: str(p.code) for k, p in self.props.items()} | {"first_name": "first_name"}
+        first = "old@example.org,Olivia,,30,1991-03-04,Teacher,no,france,iPhone;Android\n"
+        # The same values written differently: case, a number's decimals, the options' order.
+        again = "old@example.org,Olivia,,30.00,1991-03-04,Teacher,NO,France,android;IPHONE\n"
+        for body in (first, again):
+            imp = queued_import(self.rita, header + "\n" + body, mapping)
+            csvio.import_people.call(str(imp.code))
+        imp.refresh_from_db()
+        self.assertEqual((imp.status, imp.rows_updated, imp.rows_rejected), ("done", 1, 0))
+        self.assertFalse(PropertyValueChange.objects.filter(source_code=str(imp.code)).exists())
+        self.assertEqual(PropertyValueChange.objects.filter(source=Source.CSV).count(), 5)
+
     def test_a_batch_that_hits_a_constraint_is_written_row_by_row(self) -> None:
         job = self.props["job"]
         real = csvio.screen
