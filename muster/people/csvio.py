@@ -666,28 +666,17 @@ def execute_many(sql: str, rows: list[list[Any]]) -> None:
 def insert_many(
     model: Any, columns: list[str], rows: list[list[Any]], json_columns: frozenset[str] | set[str] = frozenset()
 ) -> None:
-    """INSERTs rows many to a statement: one statement per row costs a round of parsing and binding each."""
-    if not rows:
-        return
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
     marks = "(" + ", ".join(f"%s{cast}" if c in json_columns else "%s" for c in columns) + ")"
-    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(columns), 100))
-    whole = len(rows) - len(rows) % per
-    head = f"INSERT INTO {table(model)} ({names}) VALUES "  # noqa: S608
-    if whole:
-        params = [[cell for row in rows[i : i + per] for cell in row] for i in range(0, whole, per)]
-        execute_many(head + ", ".join([marks] * per), params)
-    if whole < len(rows):
-        execute_many(head + marks, rows[whole:])
+    execute_values(lambda values: f"INSERT INTO {table(model)} ({names}) VALUES {values}", marks, rows)  # noqa: S608
 
 
 def update_many(model: Any, assignments: str, rows: list[list[Any]]) -> None:
     """UPDATEs rows by id: each row is [id, value, value…], and each {} in `assignments` takes a value.
 
-    PostgreSQL updates many rows to a statement, joined to a VALUES list (one statement per row
-    costs a round trip each). SQLite runs UPDATE … FROM through a temporary table, slower than the
-    statement per row that costs it no round trip.
+    PostgreSQL updates many rows to a statement, joined to a VALUES list. SQLite runs UPDATE … FROM
+    through a temporary table, slower than the statement per row that costs it no round trip.
     """
     if not rows:
         return
@@ -700,18 +689,28 @@ def update_many(model: Any, assignments: str, rows: list[list[Any]]) -> None:
     # The columns of a VALUES list are named column1, column2…
     joined = assignments.format(*[f"v.column{n}" for n in range(2, width + 1)])
     marks = "(" + ", ".join(["%s"] * width) + ")"
-    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // width, 100))
+    execute_values(
+        lambda values: f"UPDATE {name} SET {joined} FROM (VALUES {values}) AS v WHERE {name}.id = v.column1",  # noqa: S608
+        marks,
+        rows,
+    )
 
-    def sql(count: int) -> str:
-        values = ", ".join([marks] * count)
-        return f"UPDATE {name} SET {joined} FROM (VALUES {values}) AS v WHERE {name}.id = v.column1"  # noqa: S608
 
+def execute_values(statement: Callable[[str], str], marks: str, rows: list[list[Any]]) -> None:
+    """Runs `statement(values)` for rows many to a statement, `values` being their VALUES list.
+
+    One statement per row costs a round of parsing and binding each, and on PostgreSQL a round trip.
+    """
+    if not rows:
+        return
+    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(rows[0]), 100))
     whole = len(rows) - len(rows) % per
     if whole:
-        execute_many(sql(per), [[cell for row in rows[i : i + per] for cell in row] for i in range(0, whole, per)])
+        params = [[cell for row in rows[i : i + per] for cell in row] for i in range(0, whole, per)]
+        execute_many(statement(", ".join([marks] * per)), params)
     if whole < len(rows):
         rest = rows[whole:]
-        execute_many(sql(len(rest)), [[cell for row in rest for cell in row]])
+        execute_many(statement(", ".join([marks] * len(rest))), [[cell for row in rest for cell in row]])
 
 
 def export_rows(people: QuerySet[Person], properties: list[Property], viewer: Viewer) -> Iterator[list[str]]:
