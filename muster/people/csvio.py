@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from json.encoder import encode_basestring_ascii
 from operator import attrgetter
 from pathlib import Path
@@ -473,8 +474,8 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     slot = {p.id: COLUMNS.index(COLUMN[p.type]) for p in props.values() if p.type in COLUMN}
     unique = {p.id: flag(p.unique) for p in props.values()}
     # By value column: each row sets only its own, so no NULLs to bind (see `db_flag`).
-    inserts: dict[int, list[list[Any]]] = {}
-    updates: dict[int, list[list[Any]]] = {}
+    inserts: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
+    updates: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     history: list[list[Any]] = []
     multi: list[tuple[int | None, int, Property, list[Any]]] = []
     for r in rows:
@@ -491,11 +492,11 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
                 continue
             i = slot[prop.id]
             if value_id is None:
-                inserts.setdefault(i, []).append([prop.id, adapt[prop.id](parsed), person_id, unique[prop.id], at])
+                inserts[i].append([prop.id, adapt[prop.id](parsed), person_id, unique[prop.id], at])
             elif i == 0:
-                updates.setdefault(i, []).append([value_id, adapt[prop.id](parsed), at, unique[prop.id]])
+                updates[i].append([value_id, adapt[prop.id](parsed), at, unique[prop.id]])
             else:
-                updates.setdefault(i, []).append([value_id, adapt[prop.id](parsed), at])
+                updates[i].append([value_id, adapt[prop.id](parsed), at])
     for i, made in inserts.items():
         # In the order of the value indexes (property, value, person): neighbours share index pages.
         made.sort()
@@ -595,6 +596,8 @@ def current_values(
             found |= {
                 (person_id, prop_id): (value_id, cell) for value_id, person_id, prop_id, cell in cursor.fetchall()
             }
+    if "" not in columns:  # no multi-select property
+        return found
     multi = {value_id: key for key, (value_id, _) in found.items() if props[key[1]].type == PropertyType.MULTI_SELECT}
     if multi:
         chosen: dict[int, list[int]] = {value_id: [] for value_id in multi}
@@ -743,11 +746,11 @@ def execute_values(statement: Callable[[str], str], marks: str, rows: list[list[
     per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(rows[0]), 100))
     whole = len(rows) - len(rows) % per
     if whole:
-        params = [[cell for row in rows[i : i + per] for cell in row] for i in range(0, whole, per)]
+        params = [list(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per)]
         execute_many(statement(", ".join([marks] * per)), params)
     if whole < len(rows):
         rest = rows[whole:]
-        execute_many(statement(", ".join([marks] * len(rest))), [[cell for row in rest for cell in row]])
+        execute_many(statement(", ".join([marks] * len(rest))), [list(chain.from_iterable(rest))])
 
 
 def export_rows(people: QuerySet[Person], properties: list[Property], viewer: Viewer) -> Iterator[list[str]]:
