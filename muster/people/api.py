@@ -301,7 +301,7 @@ def set_person_values(request: HttpRequest, code: UUID, body: ValuesIn) -> dict[
 def person_history(request: HttpRequest, code: UUID) -> list[dict[str, Any]]:
     user = require(request, Capability.VIEW)
     person = get_object_or_404(Person, code=code)
-    changes = person.changes.select_related("property", "changed_by")[:500]
+    changes = person.changes.select_related("property", "revision__changed_by")[:500]
     return [change_json(Viewer.of(user), c) for c in changes]
 
 

@@ -46,6 +46,7 @@ from muster.people.models import (
     PropertyType,
     PropertyValue,
     PropertyValueChange,
+    Revision,
     Source,
     normalise_email,
 )
@@ -449,8 +450,6 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     at = connection.ops.adapt_datetimefield_value(stamp)
     code = str(person_import.code)
     flag = db_flag()
-    source = Source.CSV.value  # a plain str, not the enum (see `db_flag`)
-    user_id = user.id if user is not None else None
     owners: dict[str, int] = dict(select_in(PersonEmail, "email, person_id", "email", [r.email for r in rows]))
     fresh = [r for r in rows if r.email not in owners]
     known = [r for r in rows if r.email in owners]
@@ -477,6 +476,7 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     inserts: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     updates: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     history: list[list[Any]] = []
+    revision_id = None
     multi: list[tuple[int | None, int, Property, list[Any]]] = []
     for r in rows:
         person_id = owners[r.email]
@@ -486,7 +486,9 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
                 continue  # unchanged: no write, no history
             old = None if held is None else old_json[prop.id](held)
             new = json_of[prop.id](parsed)
-            history.append([person_id, prop.id, json_text(old), json_text(new), source, code, user_id, at])
+            if revision_id is None:  # the batch's revision, made once it changes something
+                revision_id = Revision.objects.create(source=Source.CSV, source_code=code, changed_by=user, at=stamp).id
+            history.append([person_id, prop.id, json_text(old), json_text(new), revision_id])
             if prop.type == PropertyType.MULTI_SELECT:
                 multi.append((value_id, person_id, prop, parsed))
                 continue
@@ -509,7 +511,7 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
         write_multi(multi, stamp)
     insert_many(
         PropertyValueChange,
-        ["person_id", "property_id", "old", "new", "source", "source_code", "changed_by_id", "at"],
+        ["person_id", "property_id", "old", "new", "revision_id"],
         history,
         json_columns={"old", "new"},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from typing import Any
 
@@ -183,30 +184,63 @@ class PropertyValue(models.Model):
         return f"{self.person_id}/{self.property_id}"
 
 
+class Revision(models.Model):
+    """One write of values: who or what made it, from which source, and when.
+
+    Every value that write changed has a PropertyValueChange pointing here. An import batch
+    changes thousands of values at once: they share one revision rather than each repeating it.
+    """
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    # What wrote it: the import's code, the survey response's code, "api"…
+    source_code = models.CharField(max_length=100, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"{self.source} at {self.at}"
+
+
 class PropertyValueChange(models.Model):
-    """Every write of a value appends one: provenance, and what was true when."""
+    """Every write of a value appends one: old and new, and the revision that says who, how and when."""
 
     # History is read a person at a time, so person is its one index: an import appends a row per
-    # changed value, and each index more costs every one of them. Deleting a property or a user
-    # (rare, and Admin-only) scans the table instead.
+    # changed value, and each index more costs every one of them. Deleting a property (rare, and
+    # Admin-only) scans the table instead; revisions are never deleted on their own.
     person = models.ForeignKey(Person, models.CASCADE, related_name="changes")
     property = models.ForeignKey(Property, models.CASCADE, related_name="changes", db_index=False)
+    revision = models.ForeignKey(Revision, models.CASCADE, related_name="changes", db_index=False)
     # JSON values: text, number, ISO date, boolean, option label or list of option labels; null is empty.
     old = models.JSONField(null=True)
     new = models.JSONField(null=True)
-    source = models.CharField(max_length=20, choices=Source.choices)
-    # What wrote it: the import's code, the survey response's code, the API token's name…
-    source_code = models.CharField(max_length=100, blank=True)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
-    )
-    at = models.DateTimeField(default=now)
 
     class Meta:
-        ordering = ["-at", "-id"]
+        # Appended in the order they happen: newest first is highest id first.
+        ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.person_id}/{self.property_id} at {self.at}"
+        return f"{self.person_id}/{self.property_id} in revision {self.revision_id}"
+
+    # The revision's facts, read through the change (select_related("revision") to read many).
+    # builtins.property: the field named `property` hides the decorator in this class body.
+    @builtins.property
+    def source(self) -> str:
+        return self.revision.source
+
+    def get_source_display(self) -> str:
+        return self.revision.get_source_display()
+
+    @builtins.property
+    def source_code(self) -> str:
+        return self.revision.source_code
+
+    @builtins.property
+    def changed_by(self) -> Any:
+        return self.revision.changed_by
+
+    @builtins.property
+    def at(self) -> Any:
+        return self.revision.at
 
 
 class Panel(models.Model):

@@ -24,6 +24,7 @@ from muster.people.models import (
     PropertyType,
     PropertyValue,
     PropertyValueChange,
+    Revision,
     normalise_email,
 )
 
@@ -264,6 +265,7 @@ def set_values(
     }
     stamp = now()
     history = []
+    revision: Revision | None = None
     for prop, parsed in changes.items():
         row = existing.get(prop.id)
         old, new = to_json(prop, stored(prop, row)), to_json(prop, parsed)
@@ -285,18 +287,9 @@ def set_values(
                 raise InvalidValue(f"is already the {prop.label} of another person.") from None
             if prop.type == PropertyType.MULTI_SELECT:
                 row.value_options.set(parsed)
-        history.append(
-            PropertyValueChange(
-                person=person,
-                property=prop,
-                old=old,
-                new=new,
-                source=source,
-                source_code=source_code,
-                changed_by=user,
-                at=stamp,
-            )
-        )
+        if revision is None:
+            revision = Revision.objects.create(source=source, source_code=source_code, changed_by=user, at=stamp)
+        history.append(PropertyValueChange(person=person, property=prop, old=old, new=new, revision=revision))
     PropertyValueChange.objects.bulk_create(history)
     return history
 

@@ -193,7 +193,7 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
     tab = tab if tab in TABS else "overview"
     props = all_properties()
     values = pv.values_of([person], props)
-    changes = list(person.changes.select_related("property", "changed_by")[:300])
+    changes = list(person.changes.select_related("property", "revision__changed_by")[:300])
     history: dict[int, list[dict[str, Any]]] = {}
     for c in changes:
         history.setdefault(c.property_id, []).append(change_row(viewer, c))

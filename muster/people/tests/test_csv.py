@@ -190,7 +190,7 @@ class CsvImportOfEveryTypeTestCase(BaseTestCase):
                 "devices": ["iPhone", "Mac"],
             },
         )
-        changes = PropertyValueChange.objects.filter(source=Source.CSV)
+        changes = PropertyValueChange.objects.filter(revision__source=Source.CSV)
         self.assertTrue(all(c.source_code == str(imp.code) and c.changed_by == self.rita for c in changes))
         self.assertEqual(
             {(c.person_id, c.property.key): (c.old, c.new) for c in changes},
@@ -222,8 +222,8 @@ class CsvImportOfEveryTypeTestCase(BaseTestCase):
             csvio.import_people.call(str(imp.code))
         imp.refresh_from_db()
         self.assertEqual((imp.status, imp.rows_updated, imp.rows_rejected), ("done", 1, 0))
-        self.assertFalse(PropertyValueChange.objects.filter(source_code=str(imp.code)).exists())
-        self.assertEqual(PropertyValueChange.objects.filter(source=Source.CSV).count(), 5)
+        self.assertFalse(PropertyValueChange.objects.filter(revision__source_code=str(imp.code)).exists())
+        self.assertEqual(PropertyValueChange.objects.filter(revision__source=Source.CSV).count(), 5)
 
     def test_a_batch_that_hits_a_constraint_is_written_row_by_row(self) -> None:
         job = self.props["job"]
@@ -243,7 +243,7 @@ class CsvImportOfEveryTypeTestCase(BaseTestCase):
         self.assertEqual((imp.rows_created, imp.rows_rejected), (1, 1))
         self.assertIn("meanwhile", imp.rejections.get().reason)
         self.assertFalse(Person.objects.filter(emails__email="clash@example.org").exists())
-        self.assertEqual(PropertyValueChange.objects.filter(source=Source.CSV).count(), 1)
+        self.assertEqual(PropertyValueChange.objects.filter(revision__source=Source.CSV).count(), 1)
 
 
 class BatchesTestCase(BaseTestCase):

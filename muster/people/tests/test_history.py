@@ -19,7 +19,8 @@ class HistoryTestCase(BaseTestCase):
         self.client.force_login(self.rita)
         self.client.post(f"/people/{self.person.code}/values/{self.age.code}/", {"value": "30"})
         self.client.post(f"/people/{self.person.code}/values/{self.age.code}/", {"value": "31"})
-        changes = list(PropertyValueChange.objects.order_by("id").values_list("old", "new", "source", "changed_by"))
+        in_order = PropertyValueChange.objects.order_by("id")
+        changes = list(in_order.values_list("old", "new", "revision__source", "revision__changed_by"))
         self.assertEqual(changes, [(None, 30, "manual", self.rita.id), (30, 31, "manual", self.rita.id)])
         r = self.client.get(f"/people/{self.person.code}/?tab=properties")
         self.assertContains(r, "2 changes")
@@ -57,7 +58,7 @@ class HistoryTestCase(BaseTestCase):
             self.rita, "email,age\npat@example.org,44\nnew@example.org,20\n", {"age": str(self.age.code)}
         )
         csvio.import_people.call(str(imp.code))
-        changes = PropertyValueChange.objects.filter(source="csv").order_by("new")
+        changes = PropertyValueChange.objects.filter(revision__source="csv").order_by("new")
         self.assertEqual(
             [(c.old, c.new, c.source_code) for c in changes], [(None, 20, str(imp.code)), (30, 44, str(imp.code))]
         )
