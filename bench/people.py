@@ -167,7 +167,7 @@ def list_figures(props: list) -> None:
 def import_figures(props: list) -> None:
     chosen = [p for p in props if p.type in ("number", "text", "date", "boolean", "single_select")][:10]
     header = ["email", "first_name", *[p.key for p in chosen]]
-    for rows, runs in ((10_000, 3), (40_000, 1)):
+    for rows, runs in ((10_000, 5), (40_000, 1)):
         rates = [run_import(chosen, header, rows, f"a{rows}-{n}", trace=False)[0] for n in range(runs)]
         _, peak = run_import(chosen, header, rows, f"b{rows}", trace=True)
         each = ", ".join(f"{r:,.0f}" for r in rates)
