@@ -10,6 +10,7 @@ they are; an import never empties a value.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import logging
@@ -295,6 +296,24 @@ def checkpoints() -> Iterator[Callable[[], None]]:
             log.warning("A checkpoint during a CSV import failed: %s", failed)
 
 
+@contextmanager
+def collections_per_batch() -> Iterator[Callable[[], object]]:
+    """Python's cycle collector, paused while the import runs and run by hand after each batch.
+
+    A batch allocates about 100,000 lists and tuples. The collector would run after every 700 of
+    them, and every few batches walk all the objects the process holds (hundreds of thousands in
+    a Django process). Collecting the young generations after each batch frees whatever cycles the
+    batch left, so memory stays flat however long the file is.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield lambda: gc.collect(1)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def wal_file(path: Any) -> bool:
     if not isinstance(path, str | Path) or str(path).startswith(("file:", ":memory:")) or not Path(path).exists():
         return False
@@ -339,7 +358,7 @@ def import_rows(person_import: PersonImport) -> None:
     width = len(person_import.columns)
     user = person_import.created_by
     counts = {"created": 0, "updated": 0, "rejected": 0, "done": 0}
-    with checkpoints() as checkpoint:
+    with checkpoints() as checkpoint, collections_per_batch() as collect:
         for batch in batches(plan, Path(person_import.path), width):
             # One transaction for the batch, its rejections and the progress it makes.
             with transaction.atomic():
@@ -369,6 +388,7 @@ def import_rows(person_import: PersonImport) -> None:
                     bytes_done=batch.position,
                 )
             checkpoint()
+            collect()
     ImportSeen.objects.filter(person_import=person_import).delete()
     PersonImport.objects.filter(id=person_import.id).update(
         status=ImportStatus.DONE, bytes_done=person_import.size, finished=now()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from typing import Any
 
@@ -276,3 +277,30 @@ class BatchesTestCase(BaseTestCase):
         )
         ages = dict(PropertyValue.objects.values_list("person__emails__email", "value_number"))
         self.assertEqual(ages, {f"p{i}@example.org": i for i in range(7)})
+
+    def test_the_cycle_collector_is_paused_while_batches_are_written_and_runs_after_each(self) -> None:
+        body = "email,age\n" + "".join(f"p{i}@example.org,{i}\n" for i in range(7))  # batches of 2, 2, 2, 1
+        imp = queued_import(self.rita, body, {"age": str(self.age.code)})
+        collections: list[int] = []
+        collector_on_while_writing: list[bool] = []
+        real_write = csvio.write
+
+        def seen(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                collections.append(info["generation"])
+
+        def write(*args: Any) -> Any:
+            collector_on_while_writing.append(gc.isenabled())
+            return real_write(*args)
+
+        gc.callbacks.append(seen)
+        csvio.write = write  # type: ignore[assignment]
+        try:
+            csvio.import_people.call(str(imp.code))
+        finally:
+            gc.callbacks.remove(seen)
+            csvio.write = real_write
+        self.assertEqual(collector_on_while_writing, [False, False, False, False])
+        self.assertGreaterEqual(collections.count(1), 4)
+        self.assertTrue(gc.isenabled())
+        self.assertEqual(PropertyValue.objects.count(), 7)
