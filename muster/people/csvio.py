@@ -469,7 +469,6 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     stamp = now()
     at = connection.ops.adapt_datetimefield_value(stamp)
     code = str(person_import.code)
-    flag = db_flag()
     owners: dict[str, int] = dict(select_in(PersonEmail, "email, person_id", "email", [r.email for r in rows]))
     fresh = [r for r in rows if r.email not in owners]
     known = [r for r in rows if r.email in owners]
@@ -486,39 +485,32 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
     # New people have no values yet: only the known ones' are read.
     labels = option_labels(props)
     current = current_values([owners[r.email] for r in known], props, labels) if known and props else {}
-    held_form = {p.id: held_form_of(p) for p in props.values()}
-    old_json = {p.id: json_from_db(p, labels) for p in props.values()}
-    json_of = {p.id: pv.json_of(p) for p in props.values()}
-    adapt = {p.id: adapter(p) for p in props.values()}
-    slot = {p.id: COLUMNS.index(COLUMN[p.type]) for p in props.values() if p.type in COLUMN}
-    unique = {p.id: flag(p.unique) for p in props.values()}
     # By value column: each row sets only its own, so no NULLs to bind (see `db_flag`).
     inserts: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     updates: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
+    handling = {p.id: Handling.of(p, labels, inserts, updates) for p in props.values()}
     history: list[list[Any]] = []
     revision_id = None
     multi: list[tuple[int | None, int, Property, list[Any]]] = []
     for r in rows:
         person_id = owners[r.email]
         for prop, parsed in r.values:
-            value_id, held = current.get((person_id, prop.id), NOTHING)
-            if held is not None and held == held_form[prop.id](parsed):
+            h = handling[prop.id]
+            value_id, held = current.get((person_id, h.id), NOTHING)
+            if held is not None and held == h.held_form(parsed):
                 continue  # unchanged: no write, no history
-            old = None if held is None else old_json[prop.id](held)
-            new = json_of[prop.id](parsed)
             if revision_id is None:  # the batch's revision, made once it changes something
                 revision_id = Revision.objects.create(source=Source.CSV, source_code=code, changed_by=user, at=stamp).id
-            history.append([person_id, prop.id, json_text(old), json_text(new), revision_id])
-            if prop.type == PropertyType.MULTI_SELECT:
+            old = "null" if held is None else h.held_json(held)
+            history.append([person_id, h.id, old, h.parsed_json(parsed), revision_id])
+            if h.multi:
                 multi.append((value_id, person_id, prop, parsed))
-                continue
-            i = slot[prop.id]
-            if value_id is None:
-                inserts[i].append([prop.id, adapt[prop.id](parsed), person_id, unique[prop.id], at])
-            elif i == 0:
-                updates[i].append([value_id, adapt[prop.id](parsed), at, unique[prop.id]])
+            elif value_id is None:
+                h.inserts.append([h.id, h.adapt(parsed), person_id, h.unique, at])
+            elif h.text:
+                h.updates.append([value_id, h.adapt(parsed), at, h.unique])
             else:
-                updates[i].append([value_id, adapt[prop.id](parsed), at])
+                h.updates.append([value_id, h.adapt(parsed), at])
     for i, made in inserts.items():
         # In the order of the value indexes (property, value, person): neighbours share index pages.
         made.sort()
@@ -634,23 +626,76 @@ def current_values(
     return found
 
 
-def held_form_of(prop: Property) -> Any:
-    """Parsed value -> the form `current_values` gives, to compare the two."""
-    if prop.type == PropertyType.SINGLE_SELECT:
-        return attrgetter("id")
-    if prop.type == PropertyType.MULTI_SELECT:
-        return lambda options: tuple(o.id for o in options)
-    # Django's converters give SQLite's dates and booleans back as Python dates and booleans.
-    return pv.same
+@dataclass(slots=True)
+class Handling:
+    """How `write_rows` treats one property's values, worked out once per batch, not per value."""
+
+    id: int
+    multi: bool
+    text: bool
+    unique: bool | int
+    # Parsed value -> the form `current_values` gives, to compare the two.
+    held_form: Callable[[Any], Any]
+    # The form `current_values` gives -> JSON text, for history's old value.
+    held_json: Callable[[Any], str]
+    # Parsed value -> JSON text, for history's new value.
+    parsed_json: Callable[[Any], str]
+    # Parsed value -> what the database driver takes for the value's column.
+    adapt: Callable[[Any], Any]
+    # Where new values and changed values of the property go (lists shared by column).
+    inserts: list[list[Any]]
+    updates: list[list[Any]]
+
+    @classmethod
+    def of(
+        cls,
+        prop: Property,
+        labels: dict[int, tuple[str, int]],
+        inserts: dict[int, list[list[Any]]],
+        updates: dict[int, list[list[Any]]],
+    ) -> Handling:
+        slot = COLUMNS.index(COLUMN[prop.type]) if prop.type in COLUMN else -1
+        kind = PropertyType(prop.type)
+        held_form: Callable[[Any], Any] = pv.same
+        held_json: Callable[[Any], str] = JSON_TEXT[kind]
+        if kind == PropertyType.SINGLE_SELECT:
+            held_form = attrgetter("id")
+            held_json = lambda option_id: encode_basestring_ascii(labels[option_id][0])  # noqa: E731
+        elif kind == PropertyType.MULTI_SELECT:
+            held_form = lambda options: tuple(o.id for o in options)  # noqa: E731
+            held_json = lambda option_ids: json.dumps([labels[i][0] for i in option_ids])  # noqa: E731
+        return cls(
+            id=prop.id,
+            multi=kind == PropertyType.MULTI_SELECT,
+            text=kind == PropertyType.TEXT,
+            unique=db_flag()(prop.unique),
+            held_form=held_form,
+            held_json=held_json,
+            parsed_json=JSON_TEXT[kind],
+            adapt=adapter(prop),
+            inserts=inserts.get(slot, []),
+            updates=updates.get(slot, []),
+        )
 
 
-def json_from_db(prop: Property, labels: dict[int, tuple[str, int]]) -> Any:
-    """The form `current_values` gives -> the value as JSON, for history."""
-    if prop.type == PropertyType.SINGLE_SELECT:
-        return lambda option_id: labels[option_id][0]
-    if prop.type == PropertyType.MULTI_SELECT:
-        return lambda option_ids: [labels[i][0] for i in option_ids]
-    return pv.json_of(prop)
+def number_text(number: float) -> str:
+    """A number as JSON text, whole numbers without ".0" (as `values.number_json` gives them)."""
+    if type(number) is int or (number.is_integer() and abs(number) < 2**53):
+        return int.__repr__(int(number))
+    return float.__repr__(number)
+
+
+# Non-empty parsed values as JSON text, for history: what json.dumps(values.to_json(...)) gives, in
+# one call. Text, numbers, dates and booleans are also how `current_values` gives them (Django's
+# converters turn SQLite's dates and booleans back into Python ones).
+JSON_TEXT: dict[PropertyType, Callable[[Any], str]] = {
+    PropertyType.TEXT: encode_basestring_ascii,
+    PropertyType.NUMBER: number_text,
+    PropertyType.DATE: lambda day: f'"{day.isoformat()}"',
+    PropertyType.BOOLEAN: lambda yes: "true" if yes else "false",
+    PropertyType.SINGLE_SELECT: lambda option: encode_basestring_ascii(option.label),
+    PropertyType.MULTI_SELECT: lambda options: json.dumps([o.label for o in options]),
+}
 
 
 def write_multi(multi: list[tuple[int | None, int, Property, list[Any]]], stamp: Any) -> None:
@@ -681,21 +726,6 @@ COLUMN: dict[str, str] = {
     PropertyType.BOOLEAN: "value_bool",
     PropertyType.SINGLE_SELECT: "value_option_id",
 }
-
-
-def json_text(value: Any) -> str:
-    """`json.dumps`, with a shortcut for the scalars most values are."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is str:
-        return encode_basestring_ascii(value)
-    if type(value) is int:
-        return int.__repr__(value)
-    return json.dumps(value)
 
 
 def table(model: Any) -> str:

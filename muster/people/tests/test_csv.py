@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import json
 from typing import Any
 
 from muster.people import csvio
@@ -304,3 +305,10 @@ class BatchesTestCase(BaseTestCase):
         self.assertGreaterEqual(collections.count(1), 4)
         self.assertTrue(gc.isenabled())
         self.assertEqual(PropertyValue.objects.count(), 7)
+
+
+class HistoryJsonTestCase(BaseTestCase):
+    def test_number_text_is_the_json_the_one_person_writer_stores(self) -> None:
+        for number in (30.0, 1.5, -0.0, -7.0, 0.1, 1e20, 2.0**53, 2.0**53 - 1, 123456789.125, 42):
+            with self.subTest(number=number):
+                self.assertEqual(csvio.number_text(number), json.dumps(pv.number_json(number)))
