@@ -158,17 +158,17 @@ def plan_for(person_import: PersonImport) -> Plan:
 
 def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rejection:
     address = normalise_email(cells[plan.email]) if plan.email < len(cells) else ""
-    if SURROGATES.search("".join(cells)):
+    joined = "".join(cells)
+    # isascii() reads a flag: the search runs only for rows that have other characters.
+    if not joined.isascii() and SURROGATES.search(joined):
         return Rejection(number, "" if SURROGATES.search(address) else address, "Bad encoding: the row is not UTF-8.")
     if len(cells) != width:
         return Rejection(number, address, f"The row has {len(cells)} cells; the header has {width}.")
     if not EMAIL_RE.match(address) or len(address) > 254:
         return Rejection(number, address, "The email is missing or not an email address.")
-
-    def cell(i: int | None) -> str:
-        return cells[i].strip()[:150] if i is not None else ""
-
-    row = Row(number, address, cell(plan.first_name), cell(plan.last_name))
+    first = cells[plan.first_name].strip()[:150] if plan.first_name is not None else ""
+    last = cells[plan.last_name].strip()[:150] if plan.last_name is not None else ""
+    row = Row(number, address, first, last)
     for i, column, prop in plan.properties:
         try:
             parsed = pv.parse(prop, cells[i], plan.options.get(prop.id, ()))
@@ -179,16 +179,18 @@ def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rej
     return row
 
 
-def rows_of(path: Path) -> Iterator[tuple[int, list[str], int]]:
-    """(row number, cells, bytes read so far). Undecodable bytes survive as surrogates for `validate`."""
+@contextmanager
+def rows_of(path: Path) -> Iterator[tuple[Iterator[tuple[int, list[str]]], Callable[[], int]]]:
+    """(row number, cells) of the non-blank rows, and a function giving the bytes read so far.
+
+    Undecodable bytes survive as surrogates for `validate`. The bytes read are asked for once a
+    batch: asking for every row costs a system call each.
+    """
     with path.open("rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.reader(text)
         next(reader, None)
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            yield reader.line_num, cells, raw.tell()
+        yield ((reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)), raw.tell
 
 
 @task()
@@ -337,19 +339,21 @@ class Batch:
 def batches(plan: Plan, path: Path, width: int) -> Iterator[Batch]:
     """The file's rows, validated, in batches of BATCH good rows with the bad rows among them."""
     batch, in_batch = Batch(), set()
-    for number, cells, read in rows_of(path):
-        batch.position = read
-        result = validate(plan, number, cells, width)
-        if isinstance(result, Row) and result.email in in_batch:
-            result = Rejection(number, result.email, "Duplicate email: an earlier row of this file has it.")
-        if isinstance(result, Rejection):
-            batch.rejected.append(result)
-        else:
-            batch.rows.append(result)
-            in_batch.add(result.email)
-        if len(batch.rows) >= BATCH:
-            yield batch
-            batch, in_batch = Batch(position=read), set()
+    with rows_of(path) as (rows, read):
+        for number, cells in rows:
+            result = validate(plan, number, cells, width)
+            if isinstance(result, Row) and result.email in in_batch:
+                result = Rejection(number, result.email, "Duplicate email: an earlier row of this file has it.")
+            if isinstance(result, Rejection):
+                batch.rejected.append(result)
+            else:
+                batch.rows.append(result)
+                in_batch.add(result.email)
+            if len(batch.rows) >= BATCH:
+                batch.position = read()
+                yield batch
+                batch, in_batch = Batch(position=batch.position), set()
+        batch.position = read()
     yield batch
 
 
