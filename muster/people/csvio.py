@@ -529,7 +529,6 @@ def write_rows(person_import: PersonImport, rows: list[Row], user: Any) -> tuple
         PropertyValueChange,
         ["person_id", "property_id", "old", "new", "revision_id"],
         history,
-        json_columns={"old", "new"},
     )
     insert_many(ImportSeen, ["person_import_id", "email"], [[person_import.id, r.email] for r in rows])
     return len(fresh), len(known)
@@ -759,12 +758,20 @@ def execute_many(sql: str, rows: list[list[Any]]) -> None:
             cursor.executemany(sql, rows)
 
 
-def insert_many(
-    model: Any, columns: list[str], rows: list[list[Any]], json_columns: frozenset[str] | set[str] = frozenset()
-) -> None:
+def insert_many(model: Any, columns: list[str], rows: list[list[Any]]) -> None:
+    """INSERTs rows, each a list of values in the order of `columns` (JSON columns take JSON text)."""
+    if not rows:
+        return
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    marks = "(" + ", ".join(f"%s{cast}" if c in json_columns else "%s" for c in columns) + ")"
+    if connection.vendor == "postgresql":
+        # COPY streams the rows in one command; PostgreSQL parses JSON text into jsonb itself. The
+        # driver's own cursor does it, so Django's wrapper turns its errors into IntegrityError & co.
+        with connection.wrap_database_errors, connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table(model)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     execute_values(lambda values: f"INSERT INTO {table(model)} ({names}) VALUES {values}", marks, rows)  # noqa: S608
 
 
