@@ -168,12 +168,7 @@ def parse(
 
 
 def to_json(prop: Property, parsed: Parsed) -> Json:
-    return None if parsed is None else json_of(prop)(parsed)
-
-
-def json_of(prop: Property) -> Callable[[Parsed], Json]:
-    """The function that turns a non-empty parsed value of this property into JSON (chosen once per property)."""
-    return JSON_OF[PropertyType(prop.type)]
+    return None if parsed is None else JSON_OF[PropertyType(prop.type)](parsed)
 
 
 def number_json(number: float) -> int | float:
