@@ -1,19 +1,21 @@
-"""REST API v1 (django-ninja). Every route names the capability it needs through `require`."""
+"""REST API v1 (django-ninja): mounts each app's router. Every route names the capability it needs
+through `muster.api.common.require`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from muster.accounts.models import User
-from muster.accounts.roles import Capability, capabilities_of
-from muster.accounts.roles import require as require_capability
+from muster.accounts.roles import capabilities_of
 from muster.api.auth import BearerToken
-from muster.api.schemas import Error, Me
+from muster.api.common import ERRORS, current_user
+from muster.api.schemas import Me
+from muster.integrations.qualtrics.api import router as qualtrics_router
+from muster.people.api import panels_router, properties_router
+from muster.people.api import router as people_router
+from muster.studies.api import router as studies_router
 
 api = NinjaAPI(
     title="Muster API",
@@ -22,22 +24,6 @@ api = NinjaAPI(
     auth=BearerToken(),
     urls_namespace="api",
 )
-
-# Every operation may answer these; a body or query that does not parse is 400 or 422.
-ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 422: Error, 429: Error}
-BODY_ERRORS: dict[int, Any] = {**ERRORS, 404: Error}
-
-
-def current_user(request: HttpRequest) -> User:
-    user = request.auth  # type: ignore[attr-defined]
-    assert isinstance(user, User)
-    return user
-
-
-def require(request: HttpRequest, capability: Capability) -> User:
-    user = current_user(request)
-    require_capability(user, capability)
-    return user
 
 
 def _message(request: HttpRequest, status: int, message: str) -> HttpResponse:
@@ -82,12 +68,6 @@ def me(request: HttpRequest) -> Me:
         capabilities=sorted(c.name.lower() for c in capabilities_of(user)),
     )
 
-
-# The apps' routers import ERRORS and `require` from here, so they are mounted last.
-from muster.integrations.qualtrics.api import router as qualtrics_router  # noqa: E402
-from muster.people.api import panels_router, properties_router  # noqa: E402
-from muster.people.api import router as people_router  # noqa: E402
-from muster.studies.api import router as studies_router  # noqa: E402
 
 api.add_router("", people_router)
 api.add_router("", properties_router)

@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from pydantic import BeforeValidator
 
 from muster.accounts.roles import Capability
-from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
 from muster.people import values as pv
 from muster.people.filters import page_of, parse_filters

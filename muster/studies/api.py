@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
 from muster.accounts.roles import Capability
-from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonInt
 from muster.people.models import Person, normalise_email
 from muster.people.serialise import Viewer, email

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, Field, model_validator
 
 from muster.accounts.roles import Capability
-from muster.api.api import BODY_ERRORS, ERRORS, require
+from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Error, Input
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect
