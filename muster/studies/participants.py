@@ -1,8 +1,13 @@
-"""Study and participant status machines, and adding participants within the participation limit."""
+"""Study and participant status machines, and adding participants within the participation limit.
+
+A participant's status changes two ways: `move`, a person's decision, follows TRANSITIONS strictly;
+`advance`, for events (a link opened, a response arriving), only ever goes forward in PROGRESS.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, QuerySet
@@ -27,6 +32,25 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SURVEY_COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+
+# How far along each status is: what "forward" means for `advance`. Events may skip steps (a
+# backfill takes not_contacted straight to survey_completed; a study without a screener goes from
+# link_opened to survey_started). Qualified and not qualified are equally far: two outcomes of one
+# decision, so no event turns one into the other. Cancelled has no place in the order.
+PROGRESS: dict[str, int] = {
+    S.NOT_CONTACTED: 0,
+    S.INVITED: 1,
+    S.LINK_OPENED: 2,
+    S.SCREENER_STARTED: 3,
+    S.SCREENER_COMPLETED: 4,
+    S.SCREENER_QUALIFIED: 5,
+    S.SCREENER_NOT_QUALIFIED: 5,
+    S.SURVEY_STARTED: 6,
+    S.SURVEY_COMPLETED: 7,
+}
+
+# DESIGN §5.4: `advance` never moves a cancelled or not-qualified participant forward.
+HALTED = frozenset({S.CANCELLED, S.SCREENER_NOT_QUALIFIED})
 
 STUDY_TRANSITIONS: dict[str, frozenset[str]] = {
     StudyStatus.DRAFT: frozenset({StudyStatus.ACTIVE, StudyStatus.ARCHIVED}),
@@ -83,6 +107,27 @@ def move(participant: StudyParticipant, target: str) -> StudyParticipant:
             Study.objects.filter(id=participant.study_id, seats_taken__gt=0).update(seats_taken=F("seats_taken") - 1)
     participant.refresh_from_db()
     return participant
+
+
+def advance(participant: StudyParticipant, target: str, at: datetime) -> bool:
+    """Moves a participant forward to `target` because of an event that happened `at`.
+
+    A no-op (False) when they are already at or past it, or halted (cancelled, not qualified); an
+    opted-out person is never advanced to invited. The target's timestamp and status_changed_at
+    get `at`; the timestamps of skipped steps stay empty, because nothing was seen to happen then.
+    One conditional UPDATE, so concurrent events can only ever leave the furthest one.
+    """
+    if target not in PROGRESS or PROGRESS[target] == 0:
+        raise ValueError(f"“{target}” is not a status an event can advance a participant to.")
+    behind = [s for s, rank in PROGRESS.items() if rank < PROGRESS[target] and s not in HALTED]
+    rows = StudyParticipant.objects.filter(id=participant.id, status__in=behind)
+    if target == S.INVITED:
+        # A subquery, not a join: the status condition stays on the updated row itself.
+        rows = rows.filter(person__in=Person.objects.filter(opted_out=False))
+    moved = rows.update(status=target, status_changed_at=at, **{f"{target}_at": at}) == 1
+    if moved:
+        participant.refresh_from_db()
+    return moved
 
 
 def change_study_status(study: Study, target: str) -> Study:
