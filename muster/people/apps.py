@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class PeopleConfig(AppConfig):
     name = "muster.people"
     label = "people"
+
+    def ready(self) -> None:
+        from muster.people import registry, views
+
+        registry.register_target(
+            registry.AddTarget(
+                kind="panel", group="Panels", noun="a panel", choices=views.panel_choices, add=views.add_to_panel
+            )
+        )

@@ -1,4 +1,4 @@
-"""Demo people, properties, panels and studies for `make run` (first run only)."""
+"""Demo people, properties and panels for `make run` (first run only; `front`'s load_demo)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ from muster.people import values as pv
 from muster.people.models import Panel, Person, Property, PropertyType, Source
 from muster.people.panels import add_members
 from muster.people.properties import create_property
-from muster.studies.models import Study, StudyKind, StudyStatus
-from muster.studies.participants import add_participants, move
 
 FIRST = ["Ana", "Ben", "Chloé", "Dev", "Eva", "Farid", "Grace", "Hiro", "Ines", "Jon", "Kemi", "Luca", "Mia", "Noor"]
 LAST = ["Alvarez", "Brown", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jones", "Kowalski"]
 
 
 @transaction.atomic
-def load() -> bool:
-    """Returns False when demo people exist already."""
+def load() -> Panel | None:
+    """Returns the panel of app users, for the demo studies; None when demo people exist already."""
     if Property.objects.filter(key="country").exists() or Person.objects.exists():
-        return False
+        return None
     rnd = random.Random(3)  # noqa: S311 - demo data
     props = {
         "country": create_property(
@@ -70,29 +68,4 @@ def load() -> bool:
     fr = Panel.objects.create(name="France", description="French customers for localisation studies.")
     add_members(fr, everyone.filter(values__property=props["country"], values__value_option__label="France"))
     add_members(fr, everyone.filter(id__in=[p.id for p in people[:3]]), status="pending_review")
-    onboarding = Study.objects.create(
-        name="Onboarding survey",
-        kind=StudyKind.SURVEY,
-        status=StudyStatus.ACTIVE,
-        participation_limit=40,
-        landing_slug="onboarding",
-        landing_text="Tell us how your first week with the app went (5 minutes).",
-    )
-    added, _ = add_participants(onboarding, everyone.filter(memberships__panel=app_panel)[:25])
-    for n, p in enumerate(added[:12]):
-        move(p, "invited")
-        if n < 8:
-            move(p, "link_opened")
-        if n < 5:
-            move(p, "survey_started")
-        if n < 3:
-            move(p, "survey_completed")
-    Study.objects.create(
-        name="Checkout interviews",
-        kind=StudyKind.INTERVIEW,
-        status=StudyStatus.DRAFT,
-        participation_limit=8,
-        landing_slug="checkout-interviews",
-        landing_text="A 45-minute video call about paying online.",
-    )
-    return True
+    return app_panel

@@ -7,7 +7,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
-from muster.people import csvio, forms
+from muster.people import csvio, forms, registry
+from muster.people import panels as membership
 from muster.people import values as pv
 from muster.people.filters import Filters, describe, page_of, parse_filters
 from muster.people.models import (
@@ -32,11 +33,8 @@ from muster.people.models import (
     PropertyType,
     Source,
 )
-from muster.people.panels import add_members
 from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
 from muster.people.serialise import MASK, Viewer, change_row, email, error_text, name, rejection_row, value_text
-from muster.studies.models import Study, StudyStatus
-from muster.studies.participants import Refused, add_participants
 
 PAGE_SIZE = 25
 LIST_COLUMNS = 4
@@ -77,6 +75,7 @@ def people(request: HttpRequest) -> HttpResponse:
     ]
     query = request.GET.copy()
     query.pop("page", None)
+    targets = [(t, t.choices(request)) for t in registry.add_targets.values()]
     ctx = {
         "section": "people",
         "page": page,
@@ -87,22 +86,24 @@ def people(request: HttpRequest) -> HttpResponse:
         "errors": filters.errors,
         "given": {k: request.GET.getlist(k) for k in request.GET},
         "query": query.urlencode(),
-        "panels": Panel.objects.all(),
-        "studies": _open_studies(),
+        "targets": targets,
+        "offered": " or ".join(t.noun for t, choices in targets if choices is not None).capitalize(),
         "may_see_pii": viewer.pii,
     }
     return render(request, "people/people.html", ctx)
 
 
-def _open_studies() -> Any:
-    return Study.objects.exclude(status__in=[StudyStatus.CLOSED, StudyStatus.ARCHIVED])
-
-
 @require_POST
 @requires(Capability.VIEW)
 def people_bulk(request: HttpRequest) -> HttpResponse:
-    """Adds the selected people, or everyone the filter finds, to a panel or a study."""
+    """Adds the selected people, or everyone the filter finds, to a panel, a study, or whatever
+    else an app registered as a target (`registry.add_targets`)."""
     back = reverse("people") + "?" + request.POST.get("query", "")
+    kind, _, code = request.POST.get("target", "").partition(":")
+    target = registry.add_targets.get(kind)
+    if target is None or not _is_uuid(code):
+        messages.error(request, f"Choose {' or '.join(t.noun for t in registry.add_targets.values())}.")
+        return redirect(back)
     if request.POST.get("scope") == "filter":
         params = QueryDict(request.POST.get("query", ""))
         chosen, filters = filtered(request, all_properties(), params)
@@ -112,30 +113,23 @@ def people_bulk(request: HttpRequest) -> HttpResponse:
     else:
         codes = [c for c in request.POST.getlist("person") if _is_uuid(c)]
         chosen = Person.objects.filter(code__in=codes)
-    target = request.POST.get("target", "")
-    kind, _, code = target.partition(":")
-    if not _is_uuid(code) or kind not in ("panel", "study"):
-        messages.error(request, "Choose a panel or a study.")
-        return redirect(back)
-    if kind == "panel":
-        if not can(request.user, Capability.MANAGE_PANELS):
-            messages.error(request, "Your role does not allow this: manage panels.")
-            return redirect(back)
-        panel = get_object_or_404(Panel, code=code)
-        added = add_members(panel, chosen)
-        messages.success(request, f"{added} added to the panel {panel.name}.")
-        return redirect(back)
-    if not can(request.user, Capability.MANAGE_STUDIES):
-        messages.error(request, "Your role does not allow this: manage studies.")
-        return redirect(back)
-    study = get_object_or_404(Study, code=code)
-    try:
-        new, notes = add_participants(study, chosen, signed_in_user(request))
-    except Refused as e:
-        messages.error(request, str(e))
-        return redirect(back)
-    messages.success(request, " ".join([f"{len(new)} added to the study {study.name}.", *notes]))
+    target.add(request, uuid.UUID(code), chosen)
     return redirect(back)
+
+
+def panel_choices(request: HttpRequest) -> list[tuple[UUID, str]] | None:
+    if not can(request.user, Capability.MANAGE_PANELS):
+        return None
+    return list(Panel.objects.values_list("code", "name"))
+
+
+def add_to_panel(request: HttpRequest, code: UUID, people: QuerySet[Person]) -> None:
+    if not can(request.user, Capability.MANAGE_PANELS):
+        messages.error(request, "Your role does not allow this: manage panels.")
+        return
+    panel = get_object_or_404(Panel, code=code)
+    added = membership.add_members(panel, people)
+    messages.success(request, f"{added} added to the panel {panel.name}.")
 
 
 def _is_uuid(text: str) -> bool:
@@ -182,15 +176,19 @@ def person_new(request: HttpRequest) -> HttpResponse:
     return render(request, "people/person_form.html", {"section": "people", "form": form, "person": None})
 
 
-TABS = ("overview", "properties", "panels", "studies", "activity")
+# The profile's own tabs; other apps add theirs between Panels and Activity (`registry.profile_tabs`).
+TABS = (("overview", "Overview"), ("properties", "Properties"), ("panels", "Panels"))
+LAST_TABS = (("activity", "Activity"),)
 
 
 @requires(Capability.VIEW)
 def person(request: HttpRequest, code: UUID) -> HttpResponse:
     viewer = Viewer.of(request.user)
     person = get_object_or_404(Person.objects.prefetch_related("emails"), code=code)
+    contributed = registry.profile_tabs
+    tabs = [*TABS, *((t.key, t.label) for t in contributed.values()), *LAST_TABS]
     tab = request.GET.get("tab", "overview")
-    tab = tab if tab in TABS else "overview"
+    tab = tab if tab in dict(tabs) else "overview"
     props = all_properties()
     values = pv.values_of([person], props)
     changes = list(person.changes.select_related("property", "revision__changed_by")[:300])
@@ -201,7 +199,9 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
         "section": "people",
         "person": person,
         "tab": tab,
-        "tabs": TABS,
+        "tabs": tabs,
+        "contributed": contributed.get(tab),
+        "summaries": [t.summary(request, person) for t in contributed.values() if t.summary and tab == "overview"],
         "name": name(viewer, person),
         "emails": [(email(viewer, e.email), e.is_primary) for e in person.emails.all()],
         "properties": [
@@ -216,11 +216,12 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
         ],
         "filled": sum(1 for p in props if (person.id, p.id) in values),
         "memberships": person.memberships.select_related("panel"),
-        "participations": person.participations.select_related("study"),
         "activity": [change_row(viewer, c) for c in changes[:50]],
         "edit_value": request.GET.get("edit"),
         "mask": MASK,
     }
+    if tab in contributed:
+        ctx |= contributed[tab].context(request, person)
     return render(request, "people/person.html", ctx)
 
 
@@ -455,7 +456,6 @@ def panel(request: HttpRequest, code: UUID) -> HttpResponse:
         "page": page,
         "status": status,
         "tabs": tabs,
-        "studies": _open_studies(),
     }
     return render(request, "people/panel.html", ctx)
 

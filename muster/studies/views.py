@@ -6,19 +6,20 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
-from muster.accounts.roles import Capability
+from muster.accounts.roles import Capability, can
 from muster.people.models import MembershipStatus, Panel, Person
 from muster.people.serialise import Viewer, email, name
 from muster.studies.forms import StudyForm
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
 from muster.studies.participants import (
+    ENDED,
     STUDY_TRANSITIONS,
     TRANSITIONS,
     Refused,
@@ -165,3 +166,36 @@ def participant_status(request: HttpRequest, code: UUID, participant_code: UUID)
     else:
         messages.success(request, f"Moved to “{participant.get_status_display()}”.")
     return redirect(reverse("study", args=[code]) + f"?status={request.POST.get('back', '')}")
+
+
+# What studies add to people's pages (registered in apps.py).
+
+
+def person_studies(request: HttpRequest, person: Person) -> dict[str, Any]:
+    """The Studies tab of a person's profile."""
+    return {"participations": person.participations.select_related("study")}
+
+
+def person_studies_summary(request: HttpRequest, person: Person) -> tuple[str, str]:
+    return "Studies", str(person.participations.count())
+
+
+def study_choices(request: HttpRequest) -> list[tuple[UUID, str]] | None:
+    """The studies the People list offers to add people to: those still taking participants."""
+    if not can(request.user, Capability.MANAGE_STUDIES):
+        return None
+    return list(Study.objects.exclude(status__in=ENDED).values_list("code", "name"))
+
+
+def add_people(request: HttpRequest, code: UUID, people: QuerySet[Person]) -> None:
+    """The People list's "Add … to <study>"."""
+    if not can(request.user, Capability.MANAGE_STUDIES):
+        messages.error(request, "Your role does not allow this: manage studies.")
+        return
+    study = get_object_or_404(Study, code=code)
+    try:
+        added, notes = add_participants(study, people, signed_in_user(request))
+    except Refused as e:
+        messages.error(request, str(e))
+        return
+    messages.success(request, " ".join([f"{len(added)} added to the study {study.name}.", *notes]))

@@ -6,8 +6,6 @@ from muster.people import values as pv
 from muster.people.models import MembershipStatus, Panel, PanelMembership, Person, PersonEmail, Source
 from muster.people.properties import create_property
 from muster.people.serialise import MASK
-from muster.studies.models import Study, StudyParticipant, StudyStatus
-from muster.studies.participants import Refused, add_participants, move
 from muster.test import BaseTestCase
 
 
@@ -113,13 +111,13 @@ class PersonPagesTestCase(BaseTestCase):
         self.ana.refresh_from_db()
         self.assertEqual(self.ana.opted_out_at, first)
 
-    def test_opting_out_blocks_invitations_and_nothing_else(self) -> None:
+    def test_opting_out_leaves_the_person_editable_listed_and_addable(self) -> None:
+        # Opt-out blocks invitations (muster.studies' tests) and nothing else.
         age = create_property("age", "Age", "number")
         panel = Panel.objects.create(name="Mobile")
-        study = Study.objects.create(name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE)
         self.client.force_login(self.olga)
         self.client.post(f"/people/{self.ana.code}/opt-out/")
-        # Still editable, still in lists and filters, still addable to panels and studies…
+        # Still editable, still in lists and filters, still addable to panels.
         r = self.client.post(f"/people/{self.ana.code}/values/{age.code}/", {"value": "30"}, follow=True)
         self.assertContains(r, "Age saved.")
         self.assertContains(self.client.get("/people/?name=Ana"), f"/people/{self.ana.code}/")
@@ -127,15 +125,6 @@ class PersonPagesTestCase(BaseTestCase):
             "/people/bulk/", {"scope": "selected", "person": str(self.ana.code), "target": f"panel:{panel.code}"}
         )
         self.assertTrue(PanelMembership.objects.filter(panel=panel, person=self.ana).exists())
-        (participant,), _ = add_participants(study, Person.objects.filter(id=self.ana.id))
-        # …but never invited.
-        with self.assertRaisesRegex(Refused, "This person opted out"):
-            move(participant, "invited")
-        participant.refresh_from_db()
-        self.assertEqual(participant.status, "not_contacted")
-        # A link they open themselves still counts: opt-out is "do not contact", nothing more.
-        move(participant, "link_opened")
-        self.assertEqual(StudyParticipant.objects.get().status, "link_opened")
 
 
 class PersonApiTestCase(BaseTestCase):
@@ -283,8 +272,6 @@ class ProfileTabsTestCase(BaseTestCase):
         pv.set_values(self.ana, {self.age: 31.0}, source=Source.CSV, source_code="import-1")
         self.panel = Panel.objects.create(name="Mobile testers")
         PanelMembership.objects.create(panel=self.panel, person=self.ana, status=MembershipStatus.PENDING_REVIEW)
-        self.study = Study.objects.create(name="Checkout study", landing_slug="checkout", status=StudyStatus.ACTIVE)
-        (self.participant,), _ = add_participants(self.study, [self.ana])
 
     def tab(self, name: str) -> str:
         r = self.client.get(f"/people/{self.ana.code}/?tab={name}")
@@ -316,13 +303,6 @@ class ProfileTabsTestCase(BaseTestCase):
         self.assertIn(f'<a href="/panels/{self.panel.code}/">Mobile testers</a>', page)
         self.assertIn("Pending review", page)
 
-    def test_the_studies_tab(self) -> None:
-        self.client.force_login(self.rita)
-        page = self.tab("studies")
-        self.assertIn(f'<a href="/studies/{self.study.code}/">Checkout study</a>', page)
-        self.assertIn(self.participant.participant_id, page)
-        self.assertIn("Not contacted", page)
-
     def test_the_activity_tab(self) -> None:
         self.client.force_login(self.rita)
         page = self.tab("activity")
@@ -333,7 +313,6 @@ class ProfileTabsTestCase(BaseTestCase):
         ben = pv.create_person("ben@example.org", source=Source.MANUAL)
         self.client.force_login(self.rita)
         self.assertContains(self.client.get(f"/people/{ben.code}/?tab=panels"), "Not in any panel.")
-        self.assertContains(self.client.get(f"/people/{ben.code}/?tab=studies"), "Not in any study yet.")
         self.assertContains(self.client.get(f"/people/{ben.code}/?tab=activity"), "No activity yet.")
 
     def test_an_unknown_tab_shows_the_overview(self) -> None:
@@ -343,7 +322,7 @@ class ProfileTabsTestCase(BaseTestCase):
 
     def test_an_observer_sees_every_tab_with_names_and_emails_masked(self) -> None:
         self.client.force_login(self.oscar)
-        for name in ("overview", "properties", "panels", "studies", "activity"):
+        for name in ("overview", "properties", "panels", "activity"):
             page = self.tab(name)
             self.assertNotIn("ana@example.org", page)
             self.assertNotIn("Lima", page)

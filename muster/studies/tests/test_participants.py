@@ -4,7 +4,7 @@ import re
 
 from muster.accounts.models import ApiToken
 from muster.people import values as pv
-from muster.people.models import Panel, PanelMembership, Source
+from muster.people.models import Panel, PanelMembership, Person, Source
 from muster.studies.models import Study, StudyParticipant, StudyStatus
 from muster.studies.participants import Refused, add_participants, change_study_status, move
 from muster.test import BaseTestCase
@@ -50,11 +50,17 @@ class ParticipantsTestCase(BaseTestCase):
         with self.assertRaisesRegex(Refused, "final"):
             move(p, "cancelled")
 
-    def test_an_opted_out_person_is_not_invited(self) -> None:
-        pv.opt_out(self.ana)
-        (p,), _ = add_participants(self.study, [self.ana])
-        with self.assertRaisesRegex(Refused, "opted out"):
+    def test_an_opted_out_person_is_not_invited_but_a_link_they_open_counts(self) -> None:
+        self.client.force_login(self.olga)
+        self.client.post(f"/people/{self.ana.code}/opt-out/")
+        (p,), _ = add_participants(self.study, Person.objects.filter(id=self.ana.id))
+        with self.assertRaisesRegex(Refused, "This person opted out"):
             move(p, "invited")
+        p.refresh_from_db()
+        self.assertEqual(p.status, "not_contacted")
+        # Opt-out is "do not contact", nothing more.
+        move(p, "link_opened")
+        self.assertEqual(StudyParticipant.objects.get().status, "link_opened")
 
     def test_the_participation_limit_stops_adds_and_cancelling_frees_a_seat(self) -> None:
         self.study.participation_limit = 1
