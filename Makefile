@@ -33,9 +33,11 @@ test: $(VENV)/.dev
 test-slow: $(VENV)/.dev
 	$(VENV)/bin/pytest -m slow
 
+# ruff, then the import contracts of DESIGN §3 (pyproject.toml, [tool.importlinter]).
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy .
