@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.timezone import now
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from pydantic import BeforeValidator
@@ -18,6 +17,7 @@ from pydantic import BeforeValidator
 from muster.accounts.roles import Capability
 from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
+from muster.people import contact, lookup, panels
 from muster.people import values as pv
 from muster.people.filters import page_of, parse_filters
 from muster.people.models import (
@@ -31,7 +31,6 @@ from muster.people.models import (
     PropertyType,
     Source,
 )
-from muster.people.panels import add_members
 from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
 from muster.people.serialise import Viewer, change_json, error_text, person_json
 
@@ -266,12 +265,11 @@ def update_person(request: HttpRequest, code: UUID, body: PersonPatch) -> dict[s
         person.first_name = body.first_name.strip()
     if body.last_name is not None:
         person.last_name = body.last_name.strip()
-    if body.opted_out is not None and body.opted_out != person.opted_out:
-        person.opted_out = body.opted_out
-        person.opted_out_at = now() if body.opted_out else None
     try:
         with transaction.atomic():
-            person.save()
+            person.save(update_fields=["first_name", "last_name"])
+            if body.opted_out is not None:
+                (contact.opt_out if body.opted_out else contact.opt_in)(person)
             if body.email is not None or body.other_emails is not None:
                 others = [e.email for e in person.emails.all() if not e.is_primary]
                 pv.set_emails(
@@ -421,28 +419,38 @@ def list_members(request: HttpRequest, code: UUID, status: MembershipStatus | No
 def post_members(request: HttpRequest, code: UUID, body: MembersIn) -> list[dict[str, Any]]:
     require(request, Capability.MANAGE_PANELS)
     panel = get_object_or_404(Panel, code=code)
-    codes = set(body.people)
-    emails = {pv.normalise_email(e) for e in body.emails}
-    people = list(Person.objects.filter(code__in=codes)) + list(Person.objects.filter(emails__email__in=emails))
-    # Each code and each email must be someone's; one person may be named by several of them.
-    known_emails = PersonEmail.objects.filter(email__in=emails).count()
-    if len(codes & {p.code for p in people}) < len(codes) or known_emails < len(emails):
-        raise HttpError(404, "Some of these people do not exist.")
-    add_members(panel, Person.objects.filter(id__in=[p.id for p in people]), body.status)
-    members = panel.memberships.filter(person__in=people).select_related("person")
+    try:
+        people = lookup.people_named(body.people, body.emails)
+    except lookup.Unknown as e:
+        raise HttpError(404, str(e)) from None
+    panels.add_members(panel, people, body.status)
+    ids = [p.id for p in people]
+    members = panel.memberships.filter(person_id__in=ids).select_related("person")
     return [member_out(m) for m in members]
 
 
 @panels_router.patch(
     "/panels/{code}/members/{person_code}",
-    response={200: MemberOut, **BODY_ERRORS},
+    response={200: MemberOut, 409: Any, **BODY_ERRORS},
     summary="Approve or reject a member",
 )
 def patch_member(request: HttpRequest, code: UUID, person_code: UUID, body: MemberPatch) -> dict[str, Any]:
     user = require(request, Capability.MANAGE_PANELS)
     m = get_object_or_404(PanelMembership.objects.select_related("person"), panel__code=code, person__code=person_code)
-    m.status = body.status
-    m.reviewed_by = user
-    m.reviewed_at = now()
-    m.save()
+    try:
+        panels.decide(m, body.status, user)
+    except panels.Refused as e:
+        raise HttpError(409, str(e)) from None
     return member_out(m)
+
+
+@panels_router.delete(
+    "/panels/{code}/members/{person_code}",
+    response={204: None, **BODY_ERRORS},
+    summary="Remove a member (they can be added again)",
+)
+def delete_member(request: HttpRequest, code: UUID, person_code: UUID) -> tuple[int, None]:
+    require(request, Capability.MANAGE_PANELS)
+    m = get_object_or_404(PanelMembership, panel__code=code, person__code=person_code)
+    panels.remove(m)
+    return 204, None

@@ -12,12 +12,11 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.timezone import now
 from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
-from muster.people import csvio, forms, registry
+from muster.people import contact, csvio, forms, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
 from muster.people.filters import Filters, describe, page_of, parse_filters
@@ -111,8 +110,12 @@ def people_bulk(request: HttpRequest) -> HttpResponse:
             messages.error(request, filters.errors[0])
             return redirect(back)
     else:
-        codes = [c for c in request.POST.getlist("person") if _is_uuid(c)]
-        chosen = Person.objects.filter(code__in=codes)
+        try:
+            named = lookup.people_named(codes=request.POST.getlist("person"))
+        except lookup.Unknown as e:
+            messages.error(request, str(e))
+            return redirect(back)
+        chosen = Person.objects.filter(id__in=[p.id for p in named])
     target.add(request, uuid.UUID(code), chosen)
     return redirect(back)
 
@@ -272,8 +275,17 @@ def person_value(request: HttpRequest, code: UUID, property_code: UUID) -> HttpR
 @requires(Capability.MANAGE_PEOPLE)
 def person_opt_out(request: HttpRequest, code: UUID) -> HttpResponse:
     person = get_object_or_404(Person, code=code)
-    pv.opt_out(person)
+    contact.opt_out(person)
     messages.success(request, "Opted out: this person will not be invited or reminded.")
+    return redirect("person", code=person.code)
+
+
+@require_POST
+@requires(Capability.MANAGE_PEOPLE)
+def person_opt_in(request: HttpRequest, code: UUID) -> HttpResponse:
+    person = get_object_or_404(Person, code=code)
+    contact.opt_in(person)
+    messages.success(request, "Opted back in: this person may be invited and reminded again.")
     return redirect("person", code=person.code)
 
 
@@ -466,15 +478,13 @@ def panel_member_update(request: HttpRequest, code: UUID, person_code: UUID) -> 
     m = get_object_or_404(PanelMembership, panel__code=code, person__code=person_code)
     status = request.POST.get("status", "")
     if status == "remove":
-        m.delete()
+        membership.remove(m)
         messages.success(request, "Removed from the panel.")
         return redirect("panel", code=code)
-    if status not in MembershipStatus.values:
-        messages.error(request, "Choose approved, rejected or pending review.")
+    try:
+        membership.decide(m, status, signed_in_user(request))
+    except membership.Refused as e:
+        messages.error(request, str(e))
         return redirect("panel", code=code)
-    m.status = status
-    m.reviewed_by = signed_in_user(request)
-    m.reviewed_at = now()
-    m.save()
     messages.success(request, f"Marked {m.get_status_display().lower()}.")
     return redirect(reverse("panel", args=[code]) + f"?status={request.POST.get('back', status)}")

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
@@ -15,8 +14,9 @@ from ninja.errors import HttpError
 from muster.accounts.roles import Capability
 from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonInt
-from muster.people.models import Person, normalise_email
+from muster.people import lookup
 from muster.people.serialise import Viewer, email
+from muster.studies import details
 from muster.studies.models import ParticipantStatus, Study, StudyKind, StudyParticipant, StudyStatus
 from muster.studies.participants import Refused, add_participants, change_study_status, counts_by_status, move
 
@@ -112,10 +112,9 @@ def list_studies(request: HttpRequest, status: StudyStatus | None = None) -> lis
 def post_study(request: HttpRequest, body: StudyIn) -> tuple[int, dict[str, Any]]:
     user = require(request, Capability.MANAGE_STUDIES)
     try:
-        with transaction.atomic():
-            study = Study.objects.create(**body.dict(), created_by=user)
-    except IntegrityError:
-        raise HttpError(409, f"The landing slug “{body.landing_slug}” is taken.") from None
+        study = details.create_study(user, **body.dict())
+    except details.Invalid as e:
+        raise HttpError(409, str(e)) from None
     return 201, study_out(study)
 
 
@@ -129,19 +128,12 @@ def get_study(request: HttpRequest, code: UUID) -> dict[str, Any]:
 def patch_study(request: HttpRequest, code: UUID, body: StudyPatch) -> dict[str, Any]:
     require(request, Capability.MANAGE_STUDIES)
     study = get_object_or_404(Study, code=code)
-    changes = body.dict(exclude_unset=True)
-    for name in ("name", "kind", "landing_slug", "landing_text"):
-        if changes.get(name) is not None:
-            setattr(study, name, changes[name])
-    if "participation_limit" in changes:
-        study.participation_limit = changes["participation_limit"]
-        if study.participation_limit is not None and study.participation_limit < study.seats_taken:
-            raise HttpError(409, f"The study already has {study.seats_taken} participants: the limit cannot be lower.")
+    # null leaves a detail as it is, except the limit, where it means "no limit".
+    changes = {k: v for k, v in body.dict(exclude_unset=True).items() if v is not None or k == "participation_limit"}
     try:
-        with transaction.atomic():
-            study.save()
-    except IntegrityError:
-        raise HttpError(409, "That landing slug is taken, or the limit is below the participants already in.") from None
+        details.update_study(study, **changes)
+    except details.Invalid as e:
+        raise HttpError(409, str(e)) from None
     return study_out(study)
 
 
@@ -178,10 +170,10 @@ def list_participants(
 def post_participants(request: HttpRequest, code: UUID, body: ParticipantsIn) -> dict[str, Any]:
     user = require(request, Capability.MANAGE_STUDIES)
     study = get_object_or_404(Study, code=code)
-    emails = [normalise_email(e) for e in body.emails]
-    people = list(Person.objects.filter(code__in=body.people)) + list(Person.objects.filter(emails__email__in=emails))
-    if len({p.id for p in people}) < len(set(body.people)) + len(set(emails)):
-        raise HttpError(404, "Some of these people do not exist.")
+    try:
+        people = lookup.people_named(body.people, body.emails)
+    except lookup.Unknown as e:
+        raise HttpError(404, str(e)) from None
     try:
         added, notes = add_participants(study, people, user)
     except Refused as e:

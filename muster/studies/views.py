@@ -5,7 +5,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +15,7 @@ from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
 from muster.people.models import MembershipStatus, Panel, Person
 from muster.people.serialise import Viewer, email, name
+from muster.studies import details
 from muster.studies.forms import StudyForm
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
 from muster.studies.participants import (
@@ -37,33 +37,15 @@ def studies(request: HttpRequest) -> HttpResponse:
     return render(request, "studies/studies.html", {"section": "studies", "groups": groups, "any": bool(listed)})
 
 
-def _save(study: Study, form: StudyForm) -> bool:
-    d = form.cleaned_data
-    study.name = d["name"].strip()
-    study.kind = d["kind"]
-    study.participation_limit = d["participation_limit"]
-    study.landing_slug = d["landing_slug"]
-    study.landing_text = d["landing_text"].strip()
-    if study.participation_limit is not None and study.participation_limit < study.seats_taken:
-        form.add_error(
-            "participation_limit", f"{study.seats_taken} people already take part: the limit cannot be lower."
-        )
-        return False
-    try:
-        with transaction.atomic():
-            study.save()
-    except IntegrityError:
-        form.add_error("landing_slug", "Another study uses this address.")
-        return False
-    return True
-
-
 @requires(Capability.MANAGE_STUDIES)
 def study_new(request: HttpRequest) -> HttpResponse:
     form = StudyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        study = Study(created_by=signed_in_user(request))
-        if _save(study, form):
+        try:
+            study = details.create_study(signed_in_user(request), **form.cleaned_data)
+        except details.Invalid as e:
+            form.add_error(e.field, str(e))
+        else:
             messages.success(request, "The study was created as a draft.")
             return redirect("study", code=study.code)
     return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": None})
@@ -72,11 +54,15 @@ def study_new(request: HttpRequest) -> HttpResponse:
 @requires(Capability.MANAGE_STUDIES)
 def study_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     study = get_object_or_404(Study, code=code)
-    initial = {f: getattr(study, f) for f in ("name", "kind", "participation_limit", "landing_slug", "landing_text")}
-    form = StudyForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid() and _save(study, form):
-        messages.success(request, "Saved.")
-        return redirect("study", code=study.code)
+    form = StudyForm(request.POST or None, initial={f: getattr(study, f) for f in details.FIELDS})
+    if request.method == "POST" and form.is_valid():
+        try:
+            details.update_study(study, **form.cleaned_data)
+        except details.Invalid as e:
+            form.add_error(e.field, str(e))
+        else:
+            messages.success(request, "Saved.")
+            return redirect("study", code=study.code)
     return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": study})
 
 

@@ -69,6 +69,13 @@ def _new_participant(t: BaseTestCase, u: User) -> dict[str, Any]:
     return {"code": fx.study.code, "participant_code": participant.code}
 
 
+def _new_member(t: BaseTestCase, u: User) -> dict[str, Any]:
+    fx = _fx(t)
+    person = create_person(f"m{uuid.uuid4().hex[:8]}@example.org", source="manual")
+    PanelMembership.objects.create(panel=fx.panel, person=person)
+    return {"code": fx.panel.code, "person_code": person.code}
+
+
 def _study_toggle(t: BaseTestCase, u: User) -> dict[str, Any]:
     _fx(t).study.refresh_from_db()
     return {"status": "paused" if _fx(t).study.status == StudyStatus.ACTIVE else "active"}
@@ -116,6 +123,7 @@ VIEWS: dict[str, Route] = {
         PEOPLE_WRITERS, method="post", ok=302, kwargs=lambda t, u: {**_person(t, u), "property_code": _fx(t).prop.code}
     ),
     "person_opt_out": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_person),
+    "person_opt_in": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_person),
     "properties": Route(DEFINERS),
     "property": Route(DEFINERS, kwargs=_prop),
     "property_option_add": Route(DEFINERS, method="post", ok=302, kwargs=_prop, data={"label": "Blue"}),
@@ -227,6 +235,7 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("patch", "/api/v1/panels/{code}/members/{person_code}"): Call(
         DEFINERS, lambda t, u: {**_panel(t, u), "person_code": _fx(t).person.code}, lambda t, u: {"status": "approved"}
     ),
+    ("delete", "/api/v1/panels/{code}/members/{person_code}"): Call(DEFINERS, _new_member, ok=204),
     ("get", "/api/v1/studies"): TOKEN_OWNERS,
     ("post", "/api/v1/studies"): Call(
         WRITERS, body=lambda t, u: {"name": "S", "landing_slug": f"s-{u.role}".replace("_", "-")}, ok=201

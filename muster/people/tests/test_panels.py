@@ -174,10 +174,17 @@ class BulkAddTestCase(PanelsTestCase):
 
     def test_it_adds_the_selected_people(self) -> None:
         self.client.force_login(self.olga)
-        people = [str(self.people["Ben"].code), str(self.people["Dan"].code), "not-a-code"]
+        people = [str(self.people["Ben"].code), str(self.people["Dan"].code)]
         r = self.bulk({}, scope="selected", person=people)
         self.assertContains(r, "2 added to the panel Mobile testers.")
         self.assertEqual(self.statuses(), {"Ben": APPROVED, "Dan": APPROVED})
+
+    def test_it_refuses_a_selection_naming_nobody_and_adds_nobody(self) -> None:
+        self.client.force_login(self.olga)
+        for stranger in ("not-a-code", "00000000-0000-0000-0000-000000000000"):
+            r = self.bulk({}, scope="selected", person=[str(self.people["Ben"].code), stranger])
+            self.assertContains(r, "Some of these people do not exist.")
+        self.assertFalse(PanelMembership.objects.exists())
 
     def test_it_refuses_a_filter_it_cannot_read_and_adds_nobody(self) -> None:
         self.client.force_login(self.olga)
@@ -310,3 +317,16 @@ class PanelsApiTestCase(PanelsTestCase):
             url = f"/panels/{self.panel.code}/members/{self.people['Ana'].code}"
             self.assertEqual(self.api(user, "patch", url, {"status": "approved"}).status_code, 403)
         self.assertEqual(self.statuses(), {"Ana": PENDING})
+
+    def test_it_removes_a_member_as_the_page_does(self) -> None:
+        self.join("Ana", APPROVED)
+        self.join("Ben", PENDING)
+        url = f"/panels/{self.panel.code}/members/{self.people['Ana'].code}"
+        self.assertEqual(self.api(self.rita, "delete", url).status_code, 403)
+        r = self.api(self.olga, "delete", url)
+        self.assertEqual(r.status_code, 204)
+        self.assertEqual(self.statuses(), {"Ben": PENDING})
+        self.assertEqual(self.api(self.olga, "delete", url).status_code, 404)
+        # Removed, they can join again.
+        r = self.api(self.olga, "post", f"/panels/{self.panel.code}/members", {"emails": ["ana@example.org"]})
+        self.assertEqual(self.statuses(), {"Ana": APPROVED, "Ben": PENDING})

@@ -126,6 +126,19 @@ class PersonPagesTestCase(BaseTestCase):
         )
         self.assertTrue(PanelMembership.objects.filter(panel=panel, person=self.ana).exists())
 
+    def test_it_opts_a_person_back_in(self) -> None:
+        self.client.force_login(self.rita)
+        self.client.post(f"/people/{self.ana.code}/opt-out/")
+        r = self.client.post(f"/people/{self.ana.code}/opt-in/", follow=True)
+        self.assertContains(r, "Opted back in: this person may be invited and reminded again.")
+        self.assertContains(r, "May be contacted.")
+        self.assertContains(r, ">Opt out</button>")
+        self.ana.refresh_from_db()
+        self.assertEqual((self.ana.opted_out, self.ana.opted_out_at), (False, None))
+        self.client.force_login(self.dev)
+        self.client.post(f"/people/{self.ana.code}/opt-out/")
+        self.assertEqual(self.client.post(f"/people/{self.ana.code}/opt-in/").status_code, 403)
+
 
 class PersonApiTestCase(BaseTestCase):
     def setUp(self) -> None:
@@ -209,6 +222,20 @@ class PersonApiTestCase(BaseTestCase):
         self.api(self.rita, "patch", f"/people/{self.ana.code}", {"first_name": "Anna"})
         r = self.api(self.dev, "get", f"/people/{self.ana.code}")
         self.assertEqual((r.json()["opted_out"], r.json()["first_name"]), (True, MASK))
+
+    def test_it_opts_a_person_back_in_as_the_page_does(self) -> None:
+        self.client.force_login(self.rita)
+        self.client.post(f"/people/{self.ana.code}/opt-out/")
+        self.ana.refresh_from_db()
+        first = self.ana.opted_out_at
+        # A second opt-out, through the API, keeps the time of the first, as on the page.
+        self.api(self.rita, "patch", f"/people/{self.ana.code}", {"opted_out": True})
+        self.ana.refresh_from_db()
+        self.assertEqual(self.ana.opted_out_at, first)
+        r = self.api(self.rita, "patch", f"/people/{self.ana.code}", {"opted_out": False})
+        self.assertFalse(r.json()["opted_out"])
+        self.ana.refresh_from_db()
+        self.assertEqual((self.ana.opted_out, self.ana.opted_out_at), (False, None))
 
     def test_it_requires_manage_people(self) -> None:
         r = self.api(self.dev, "post", "/people", {"email": "pat@example.org"})

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils.timezone import now
 
+from muster.people import contact
 from muster.people import values as pv
 from muster.people.models import Source
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
@@ -77,7 +78,7 @@ class AdvanceTestCase(BaseTestCase):
         self.assertEqual(self.p.status, S.SCREENER_NOT_QUALIFIED)
 
     def test_it_never_invites_an_opted_out_person_but_counts_the_link_they_open(self) -> None:
-        pv.opt_out(self.ana)
+        contact.opt_out(self.ana)
         self.assertFalse(advance(self.p, S.INVITED, self.at))
         self.assertTrue(advance(self.p, S.LINK_OPENED, self.at))
 

@@ -82,6 +82,12 @@ class AddToStudyTestCase(BaseTestCase):
         self.assertContains(r, "1 added to the study Onboarding.")
         self.assertEqual(list(StudyParticipant.objects.values_list("person", flat=True)), [self.ben.id])
 
+    def test_it_refuses_a_selection_naming_nobody_and_adds_nobody(self) -> None:
+        self.client.force_login(self.rita)
+        r = self.add(person=[str(self.ana.code), "00000000-0000-0000-0000-000000000000"])
+        self.assertContains(r, "Some of these people do not exist.")
+        self.assertFalse(StudyParticipant.objects.exists())
+
     def test_it_requires_manage_studies(self) -> None:
         for user in (self.dev, self.oscar):
             self.client.force_login(user)
