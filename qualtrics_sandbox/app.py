@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import control, jfe, v3_exports, v3_subscriptions, v3_surveys, v3_users
@@ -21,15 +22,17 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class StripTrailingSlash:
-    """Recorded calls end in a slash (`/survey-definitions/SV_x/`); serve both spellings."""
+    """Recorded calls end in a slash (`/survey-definitions/SV_x/`) and some clients join paths
+    into `/API/v3//surveys/...`; serve every spelling without a redirect."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/API/") and len(path) > 1 and path.endswith("/"):
-            environ["PATH_INFO"] = path.rstrip("/")
+        if path.startswith("/API/"):
+            path = re.sub("/{2,}", "/", path)
+            environ["PATH_INFO"] = path.rstrip("/") if len(path) > 1 else path
         return self.app(environ, start_response)
 
 
@@ -57,13 +60,33 @@ def _inject_fault() -> Response | None:
         503: ("The service is temporarily unavailable.", "SU_1"),
     }
     message, code = messages[outcome.status]
+    return _refusal(outcome.status, message, code, outcome.retry_after)
+
+
+def _refusal(status: int, message: str, code: str, retry_after: int) -> Response:
     if request.path.startswith("/API/"):
-        answer = error(ApiError(outcome.status, message, code))
+        answer = error(ApiError(status, message, code))
     else:
-        answer = Response(message, status=outcome.status, mimetype="text/plain")
-    if outcome.status == 429:
-        answer.headers["Retry-After"] = str(outcome.retry_after)
+        answer = Response(message, status=status, mimetype="text/plain")
+    if status == 429:
+        answer.headers["Retry-After"] = str(retry_after)
     return answer
+
+
+def _rate_limit() -> Response | None:
+    """`--calls-per-minute` / `--max-concurrent`, counted per API token (off by default)."""
+    if not request.path.startswith("/API/"):
+        return None
+    sandbox = current_sandbox()
+    per_minute, concurrent = sandbox.rate_limits()
+    token = request.headers.get("X-API-TOKEN") or request.headers.get("Authorization") or ""
+    if not token or not (per_minute or concurrent):
+        return None
+    wait = sandbox.limiter.acquire(token.strip(), per_minute, concurrent)
+    if wait is not None:
+        return _refusal(429, "Too many requests. Please retry later.", "TMR_1", wait)
+    g.rate_limited_token = token.strip()
+    return None
 
 
 def create_app(sandbox: Sandbox) -> Flask:
@@ -79,7 +102,13 @@ def create_app(sandbox: Sandbox) -> Flask:
 
     @app.before_request
     def _faults() -> Response | None:
-        return _inject_fault()
+        return _inject_fault() or _rate_limit()
+
+    @app.teardown_request
+    def _release(exc: BaseException | None) -> None:
+        token = g.pop("rate_limited_token", None)
+        if token is not None:
+            current_sandbox().limiter.release(token)
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -10,6 +10,7 @@ from flask import current_app
 
 from .exports import Exports
 from .faults import Faults
+from .ratelimit import RateLimiter
 from .store import Store
 from .webhooks import WebhookWorker
 
@@ -25,6 +26,26 @@ class Sandbox:
     muster_url: str | None = None
     # None: each survey's own PartialData window (SurveyOptions), else this many seconds.
     partial_seconds: float | None = None
+    # A just-recorded response answers 202 "not yet available" this long (--response-delay-seconds).
+    response_delay_seconds: float = 0.0
+    calls_per_minute: int | None = None
+    max_concurrent: int | None = None
+    # Add Text iQ analytics columns for text questions to exports (--textiq).
+    textiq: bool = False
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    def response_delay(self) -> float:
+        """The faults document's `responses.notYetAvailableSeconds` wins over the command line."""
+        override = self.faults.setting("responses", "notYetAvailableSeconds")
+        return float(self.response_delay_seconds if override is None else override)
+
+    def rate_limits(self) -> tuple[int | None, int | None]:
+        per_minute = self.faults.setting("rateLimits", "callsPerMinute")
+        concurrent = self.faults.setting("rateLimits", "maxConcurrent")
+        return (
+            self.calls_per_minute if per_minute is None else per_minute or None,
+            self.max_concurrent if concurrent is None else concurrent or None,
+        )
 
     @property
     def home_host(self) -> str:

@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import accounts, surveys
-from .clock import parse_iso
+from . import accounts, editing, surveys
+from .clock import iso_millis, parse_iso
 from .context import current_sandbox
 from .envelope import json_response
 from .faults import FaultConfigError
-from .responses import InvalidAnswerError, Submission
+from .responses import RECIPIENT_KEYS, RESPONSE_TYPES, InvalidAnswerError, Submission
 from .simulate import simulate
 from .webhooks import delivery_log
 
@@ -106,7 +106,7 @@ def create_survey() -> Response:
     definition = body.get("definition")
     if not isinstance(definition, dict):
         raise ControlError(400, "definition must be a survey-definitions result object or a QSF document.")
-    survey_id = surveys.create_survey(store, owner, definition, bool(body.get("active", True)))
+    survey_id = surveys.create_survey(store, owner, definition, _flag(body, "active", True))
     return json_response({"surveyId": survey_id})
 
 
@@ -132,6 +132,36 @@ def share(survey_id: str) -> Response:
     return json_response({"surveyId": survey_id, "userId": user.id, "permissions": permissions})
 
 
+RESPOND_KEYS = {
+    "values",
+    "embeddedData",
+    "finished",
+    "recordedDate",
+    "startDate",
+    "duration",
+    "progress",
+    "ipAddress",
+    "responseType",
+    "recipient",
+    "userLanguage",
+}
+
+
+def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise ControlError(400, f"{key} must be true or false (a JSON boolean).")
+    return value
+
+
+def _response_type(body: dict[str, Any]) -> str:
+    kind = body.get("responseType", "anonymous")
+    if kind not in RESPONSE_TYPES or kind == "api":
+        names = ", ".join(k for k in RESPONSE_TYPES if k != "api")
+        raise ControlError(400, f"responseType must be one of {names}.")
+    return str(kind)
+
+
 @bp.post("/_sandbox/surveys/<survey_id>/respond")
 def respond(survey_id: str) -> Response:
     sandbox = current_sandbox()
@@ -139,25 +169,35 @@ def respond(survey_id: str) -> Response:
     body = _body()
     if "count" in body:
         return _respond_many(row, body)
+    unexpected = sorted(set(body) - RESPOND_KEYS)
+    if unexpected:
+        raise ControlError(400, f"unknown fields: {unexpected} (allowed: {sorted(RESPOND_KEYS)})")
     values = body.get("values", {})
     embedded = body.get("embeddedData", {})
-    if not isinstance(values, dict) or not isinstance(embedded, dict):
-        raise ControlError(400, "values and embeddedData must be objects.")
+    recipient = body.get("recipient", {})
+    if not isinstance(values, dict) or not isinstance(embedded, dict) or not isinstance(recipient, dict):
+        raise ControlError(400, "values, embeddedData and recipient must be objects.")
+    wrong = sorted(set(recipient) - set(RECIPIENT_KEYS))
+    if wrong:
+        raise ControlError(400, f"recipient takes {list(RECIPIENT_KEYS)}, not {wrong}.")
     recorded = body.get("recordedDate")
     try:
         submission = Submission(
             values=values,
             embedded_data=embedded,
-            finished=bool(body.get("finished", True)),
+            finished=_flag(body, "finished", True),
             recorded_at=parse_iso(recorded) if isinstance(recorded, str) else None,
             start_date=body.get("startDate"),
             duration=body.get("duration"),
             progress=body.get("progress"),
             ip_address=str(body.get("ipAddress", "127.0.0.1")),
-            distribution_channel=str(body.get("distributionChannel", "anonymous")),
+            response_type=_response_type(body),
             user_language=str(body.get("userLanguage", "EN")),
+            recipient=recipient,
         )
-        response_id = surveys.record_response(sandbox.store, row, submission, sandbox.public_url)
+        response_id = surveys.record_response(
+            sandbox.store, row, submission, sandbox.public_url, available_in=sandbox.response_delay()
+        )
     except (InvalidAnswerError, ValueError) as exc:
         raise ControlError(400, str(exc)) from exc
     sandbox.worker.wake()
@@ -165,6 +205,7 @@ def respond(survey_id: str) -> Response:
 
 
 MAX_COUNT = 1_000_000
+BULK_KEYS = {"count", "embeddedData", "finished", "webhooks", "seed", "responseTypes"}
 
 
 def _respond_many(row: Any, body: dict[str, Any]) -> Response:
@@ -173,25 +214,78 @@ def _respond_many(row: Any, body: dict[str, Any]) -> Response:
     count = body["count"]
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
         raise ControlError(400, f"count must be a whole number from 1 to {MAX_COUNT}.")
-    unexpected = sorted(set(body) - {"count", "embeddedData", "finished", "webhooks", "seed"})
+    unexpected = sorted(set(body) - BULK_KEYS)
     if unexpected:
-        raise ControlError(400, f"with count, only embeddedData, finished, webhooks and seed are allowed: {unexpected}")
+        raise ControlError(400, f"with count, only {sorted(BULK_KEYS - {'count'})} are allowed: {unexpected}")
     embedded = body.get("embeddedData", {})
     seed = body.get("seed")
-    if not isinstance(embedded, dict) or (seed is not None and not isinstance(seed, int)):
+    if not isinstance(embedded, dict) or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int))):
         raise ControlError(400, "embeddedData must be an object and seed an integer.")
+    weights = body.get("responseTypes", {"anonymous": 1})
+    if (
+        not isinstance(weights, dict)
+        or not weights
+        or any(k not in RESPONSE_TYPES or k == "api" for k in weights)
+        or any(isinstance(w, bool) or not isinstance(w, int | float) or w < 0 for w in weights.values())
+        or not sum(weights.values())
+    ):
+        names = ", ".join(k for k in RESPONSE_TYPES if k != "api")
+        raise ControlError(400, f"responseTypes maps response types ({names}) to weights ≥ 0, not all 0.")
     stored, ids = simulate(
         sandbox.store,
         row,
         sandbox.public_url,
         count,
         embedded,
-        finished=bool(body.get("finished", True)),
-        webhooks=bool(body.get("webhooks", False)),
+        finished=_flag(body, "finished", True),
+        webhooks=_flag(body, "webhooks", False),
         seed=seed,
+        response_types=[(str(k), float(w)) for k, w in weights.items()],
+        available_in=sandbox.response_delay(),
     )
     sandbox.worker.wake()
     return json_response({"count": stored, "responseIds": ids})
+
+
+@bp.patch("/_sandbox/responses/<response_id>")
+def edit_response(response_id: str) -> Response:
+    """An edit in Data & Analysis: the given keys are replaced (null clears one); last-modified moves."""
+    sandbox = current_sandbox()
+    body = _body()
+    unexpected = sorted(set(body) - {"values", "embeddedData"})
+    if unexpected:
+        raise ControlError(400, f"only values and embeddedData can be edited, not {unexpected}.")
+    values, embedded = body.get("values", {}), body.get("embeddedData", {})
+    if not isinstance(values, dict) or not isinstance(embedded, dict):
+        raise ControlError(400, "values and embeddedData must be objects.")
+    try:
+        editing.edit(sandbox, response_id, values, embedded)
+    except editing.EditError as exc:
+        raise ControlError(exc.status, str(exc)) from exc
+    return json_response({"responseId": response_id})
+
+
+@bp.get("/_sandbox/clock")
+def get_clock() -> Response:
+    store = current_sandbox().store
+    return json_response({"now": iso_millis(store.now()), "offsetSeconds": store.clock_offset})
+
+
+@bp.post("/_sandbox/clock")
+def advance_clock() -> Response:
+    """`{"advanceSeconds": N}` moves the sandbox clock forward (never back)."""
+    store = current_sandbox().store
+    body = _body()
+    seconds = body.get("advanceSeconds")
+    if (
+        set(body) != {"advanceSeconds"}
+        or isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or seconds < 0
+    ):
+        raise ControlError(400, 'the body must be {"advanceSeconds": N} with N ≥ 0.')
+    store.advance_clock(float(seconds))
+    return get_clock()
 
 
 @bp.get("/_sandbox/faults")

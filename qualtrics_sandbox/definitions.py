@@ -239,6 +239,42 @@ def slider_range(question: JSON) -> tuple[float, float]:
         return 0.0, 100.0
 
 
+UNAVAILABLE = {
+    "PGR": "Pick, Group & Rank",
+    "FileUpload": "File Upload",
+    "HotSpot": "Hot Spot",
+    "HeatMap": "Heat Map",
+    "HL": "Highlight",
+    "SBS": "Side by Side",
+    "Draw": "Signature",
+    "GAP": "Gap Analysis",
+    "TreeSelect": "Tree Select",
+    "DynamicMatrix": "Dynamic Matrix",
+    "Captcha": "Captcha",
+    "Timing": "Timing",
+    "Meta": "Meta Info",
+}
+
+
+def unavailable_notice(question: JSON) -> str:
+    """What a survey page shows instead of a question type the sandbox does not take answers for."""
+    qtype = str(question.get("QuestionType"))
+    name = UNAVAILABLE.get(qtype, qtype)
+    if qtype == "Matrix" and question.get("Selector") == "MaxDiff":
+        name = "MaxDiff"
+    elif qtype == "Matrix":
+        name = f"Matrix ({question.get('Selector')})"
+    elif qtype == "MC" or qtype == "TE":
+        name = f"{qtype} ({question.get('Selector')})"
+    text = plain_text(str(question.get("QuestionText", "")))
+    return f"{text} [{name} questions are not available in the sandbox; this question records no answer.]"
+
+
+def validation_settings(question: JSON) -> JSON:
+    found = (question.get("Validation") or {}).get("Settings") or {}
+    return found if isinstance(found, dict) else {}
+
+
 def constant_sum_total(question: JSON) -> float | None:
     """The sum a Constant Sum question requires (`Validation.Settings.Total`, our choice), if any."""
     settings = (question.get("Validation") or {}).get("Settings") or {}

@@ -11,6 +11,7 @@ from .ids import new_request_id
 
 STATUS_TEXT = {
     200: "OK",
+    202: "Accepted",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -19,7 +20,8 @@ STATUS_TEXT = {
     409: "Conflict",
     429: "Too Many Requests",
     500: "Internal Server Error",
-    503: "Service Unavailable",
+    # The wording a public client checks for (QualtricsAPI compares meta.httpStatus).
+    503: "Temporary Internal Server Error",
 }
 
 
@@ -63,6 +65,11 @@ def success(result: Any) -> Response:
     return json_response({"result": result, "meta": _meta(200)})
 
 
+def accepted(result: Any) -> Response:
+    """202: Qualtrics' "not yet available" answer for a single response (REFERENCE §13)."""
+    return json_response({"result": result, "meta": _meta(202)}, status=202)
+
+
 def meta_only() -> Response:
     """DELETE (and a few updates) answer with `meta` alone."""
     return json_response({"meta": _meta(200)})
@@ -75,6 +82,14 @@ def error(err: ApiError) -> Response:
     ordered = {"httpStatus": meta.pop("httpStatus"), "error": meta.pop("error")}
     ordered.update(meta)
     return json_response({"meta": ordered}, status=err.status)
+
+
+def strict_bool(body: dict[str, Any], key: str, default: bool, code: str = "RCE_1") -> bool:
+    """Booleans are JSON true/false only; "false" (a string) is refused, never read as true."""
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise bad_request(f"{key} must be a JSON boolean (true or false), not {orjson.dumps(value).decode()}.", code)
+    return value
 
 
 def json_body() -> dict[str, Any]:

@@ -44,6 +44,22 @@ def _non_negative(spec: JSON, key: str, where: str, default: float = 0) -> float
     return float(value)
 
 
+def _optional(spec: JSON, key: str, where: str, whole: bool = False) -> float | int | None:
+    """null (the default) leaves the server's command-line setting in force."""
+    value = spec.get(key)
+    if value is None:
+        return None
+    kind = "a whole number" if whole else "a number"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or (whole and not isinstance(value, int))
+    ):
+        raise FaultConfigError(f"{where}.{key} must be {kind} ≥ 0 or null")
+    return value
+
+
 def _check_keys(spec: Any, allowed: set[str], where: str) -> JSON:
     if not isinstance(spec, dict):
         raise FaultConfigError(f"{where} must be an object")
@@ -55,7 +71,8 @@ def _check_keys(spec: Any, allowed: set[str], where: str) -> JSON:
 
 def normalise(config: Any) -> JSON:
     """Validate a faults document and fill in defaults (the answer to PUT and GET)."""
-    config = _check_keys(config, {"seed", "endpoints", "webhooks", "exports", "continuationTokens"}, "faults")
+    sections = {"seed", "endpoints", "webhooks", "exports", "continuationTokens", "responses", "rateLimits"}
+    config = _check_keys(config, sections, "faults")
     endpoints = config.get("endpoints", [])
     if not isinstance(endpoints, list):
         raise FaultConfigError("endpoints must be a list")
@@ -85,6 +102,8 @@ def normalise(config: Any) -> JSON:
     hooks = _check_keys(config.get("webhooks", {}), WEBHOOK_KEYS, "webhooks")
     exports = _check_keys(config.get("exports", {}), {"fail"}, "exports")
     tokens = _check_keys(config.get("continuationTokens", {}), {"refuse"}, "continuationTokens")
+    responses = _check_keys(config.get("responses", {}), {"notYetAvailableSeconds"}, "responses")
+    limits = _check_keys(config.get("rateLimits", {}), {"callsPerMinute", "maxConcurrent"}, "rateLimits")
     seed = config.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise FaultConfigError("seed must be an integer or null")
@@ -100,6 +119,11 @@ def normalise(config: Any) -> JSON:
         },
         "exports": {"fail": _probability(exports, "fail", "exports")},
         "continuationTokens": {"refuse": _probability(tokens, "refuse", "continuationTokens")},
+        "responses": {"notYetAvailableSeconds": _optional(responses, "notYetAvailableSeconds", "responses")},
+        "rateLimits": {
+            "callsPerMinute": _optional(limits, "callsPerMinute", "rateLimits", whole=True),
+            "maxConcurrent": _optional(limits, "maxConcurrent", "rateLimits", whole=True),
+        },
     }
 
 
@@ -161,3 +185,7 @@ class Faults:
 
     def token_refused(self) -> bool:
         return self.chance(self.config["continuationTokens"]["refuse"])
+
+    def setting(self, section: str, key: str) -> Any:
+        with self.lock:
+            return self.config[section][key]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 from flask import Blueprint, Response, redirect, request, send_from_directory
@@ -17,11 +18,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import definitions as d
 from . import render, sessions, surveys, taking
 from .context import current_sandbox
+from .logic import Chooser, Item
 from .responses import Compiled, compile_survey
 
 bp = Blueprint("jfe", __name__)
 STATIC = Path(__file__).parent / "static"
 MODES = {"form": "anonymous", "preview": "preview"}
+CHANNELS = {"anonymous", "social", "email"}
 
 
 def _html(text: str, status: int = 200) -> Response:
@@ -56,7 +59,11 @@ def open_link(mode: str, survey_id: str) -> BaseResponse:
         return _html(render.message_page(row["name"], "Survey closed", text), 403)
     # Only fields the flow declares become embedded data; other parameters are dropped.
     embedded = {name: request.args[name] for name in survey.declared if name in request.args}
-    session = sessions.start(current_sandbox().store, survey_id, MODES[mode], embedded)
+    channel = MODES[mode]
+    if mode == "form" and request.args.get("Q_CHL") in CHANNELS:
+        # Social-media and email links carry their channel (Q_CHL) in the anonymous link.
+        channel = request.args["Q_CHL"]
+    session = sessions.start(current_sandbox().store, survey_id, channel, embedded)
     return redirect(f"/jfe/{mode}/{survey_id}/{session['id']}", code=303)
 
 
@@ -72,6 +79,25 @@ def _session(mode: str, survey_id: str, session_id: str) -> tuple[sqlite3.Row, C
     return row, survey, session
 
 
+def _pages(survey: Compiled, session: sqlite3.Row, answers: dict[str, Any]) -> tuple[list[list[Item]], Chooser]:
+    plan = sessions.chooser(session)
+    found, _ = taking.walk(survey, answers, plan)
+    return found, plan
+
+
+def _form(row: sqlite3.Row, mode: str, pages: list[list[Item]], number: int, answers: dict[str, Any], **kw: Any) -> str:
+    return render.form_page(
+        row["name"],
+        pages[number],
+        answers,
+        kw.get("errors", {}),
+        number + 1,
+        len(pages),
+        mode == "preview",
+        kw.get("refreshed"),
+    )
+
+
 @bp.get("/jfe/<mode>/<survey_id>/<session_id>")
 def show_page(mode: str, survey_id: str, session_id: str) -> BaseResponse:
     found = _session(mode, survey_id, session_id)
@@ -80,18 +106,15 @@ def show_page(mode: str, survey_id: str, session_id: str) -> BaseResponse:
     row, survey, session = found
     if session["state"] == "finished":
         return _finish(mode, survey, session)
-    all_pages = taking.pages(survey)
+    answers = orjson.loads(session["answers"])
+    all_pages, plan = _pages(survey, session, answers)
+    if not all_pages:
+        return _html(
+            render.message_page(row["name"], "Survey", "This survey has no questions to show.", mode == "preview")
+        )
     number = min(session["page"], len(all_pages) - 1)
-    html = render.form_page(
-        row["name"],
-        all_pages[number],
-        orjson.loads(session["answers"]),
-        {},
-        number + 1,
-        len(all_pages),
-        mode == "preview",
-    )
-    return _html(html)
+    sessions.save(current_sandbox().store, session_id, answers, number, plan)
+    return _html(_form(row, mode, all_pages, number, answers))
 
 
 @bp.post("/jfe/<mode>/<survey_id>/<session_id>")
@@ -103,29 +126,28 @@ def submit_page(mode: str, survey_id: str, session_id: str) -> BaseResponse:
     row, survey, session = found
     if session["state"] == "finished":
         return _finish(mode, survey, session)
-    all_pages = taking.pages(survey)
-    number = min(session["page"], len(all_pages) - 1)
     answers = orjson.loads(session["answers"])
+    all_pages, plan = _pages(survey, session, answers)
+    if not all_pages:
+        return redirect(f"/jfe/{mode}/{survey_id}/{session_id}", code=303)
+    number = min(session["page"], len(all_pages) - 1)
+    items = all_pages[number]
     refreshed = request.form.get("_refresh")
     if refreshed:
         # A Drill Down's "Update the lists": keep the answers, stay on this page.
-        taking.refresh_page(all_pages[number], request.form, answers)
-        sessions.save(sandbox.store, session_id, answers, number)
-        page = render.form_page(
-            row["name"], all_pages[number], answers, {}, number + 1, len(all_pages), mode == "preview", refreshed
-        )
-        return _html(page)
-    errors = taking.read_page(survey, all_pages[number], request.form, answers, orjson.loads(session["embedded"]))
+        taking.refresh_page(items, request.form, answers)
+        sessions.save(sandbox.store, session_id, answers, number, plan)
+        return _html(_form(row, mode, all_pages, number, answers, refreshed=refreshed))
+    errors = taking.read_page(survey, items, request.form, answers, orjson.loads(session["embedded"]), plan)
     if errors:
-        sessions.save(sandbox.store, session_id, answers, number)
-        page = render.form_page(
-            row["name"], all_pages[number], answers, errors, number + 1, len(all_pages), mode == "preview"
-        )
-        return _html(page, 400)
+        sessions.save(sandbox.store, session_id, answers, number, plan)
+        return _html(_form(row, mode, all_pages, number, answers, errors=errors), 400)
+    # The answers just given may show or hide what comes next (display logic, branches).
+    all_pages, plan = _pages(survey, session, answers)
+    sessions.save(sandbox.store, session_id, answers, number + 1, plan)
     if number + 1 < len(all_pages):
-        sessions.save(sandbox.store, session_id, answers, number + 1)
         return redirect(f"/jfe/{mode}/{survey_id}/{session_id}", code=303)
-    sessions.save(sandbox.store, session_id, answers, number)
+    sessions.save(sandbox.store, session_id, answers, number, plan)
     latest = sessions.get(sandbox.store, session_id)
     assert latest is not None
     sessions.record(sandbox, latest, finished=True)
@@ -134,9 +156,11 @@ def submit_page(mode: str, survey_id: str, session_id: str) -> BaseResponse:
 
 def _finish(mode: str, survey: Compiled, session: sqlite3.Row) -> BaseResponse:
     definition = survey.definition
-    target = taking.end_redirect(definition)
+    _, walked = taking.walk(survey, orjson.loads(session["answers"]), sessions.chooser(session))
+    target = taking.end_redirect(definition, walked.end)
     if target:
-        url = taking.pipe(target, session["response_id"], orjson.loads(session["embedded"]))
+        fields = {**orjson.loads(session["embedded"]), **walked.embedded}
+        url = taking.pipe(target, session["response_id"], fields)
         return redirect(url, code=302)
     name = str(definition.get("SurveyName") or d.plain_text(str(definition.get("SurveyID", ""))))
     return _html(render.message_page(name, "Thank you", taking.end_message(definition), mode == "preview"))

@@ -6,8 +6,8 @@ import re
 from html import escape
 from typing import Any
 
+from .logic import Item
 from .responses import Question
-from .taking import Item
 
 JSON = dict[str, Any]
 # Question texts carry Qualtrics' HTML; keep simple emphasis and line breaks, drop the rest.
@@ -261,6 +261,8 @@ def _control(q: Question, answers: JSON, error: str | None, refreshed: bool = Fa
 
 
 def question_html(item: Item, answers: JSON, error: str | None, refreshed: str | None = None) -> str:
+    if item.notice:
+        return f'<div class="notice" role="note" id="{item.qid}">{escape(item.text)}</div>'
     if item.question is None:
         return f'<div class="descriptive">{markup(item.text)}</div>'
     q = item.question

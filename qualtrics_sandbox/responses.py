@@ -2,25 +2,46 @@
 
 Keys follow REFERENCE §7.3: MC single `QIDn` = recode value; MC multi `QIDn` = list of
 choice-id strings; text `QIDn_TEXT`; form, slider, rank and matrix rows
-`QIDn_{choiceId}`; other-text `QIDn_{choiceId}_TEXT`; NPS adds `QIDn_NPS_GROUP`;
+`QIDn_{choiceId}`; a choice's text entry `QIDn_{choiceId}_TEXT`; NPS adds `QIDn_NPS_GROUP`;
 Drill Down one key per level `QIDn_{levelId}` = the chosen item's code.
+
+Every answer is checked against the survey's own rules while the flow is walked (logic.py):
+keys of questions the respondent never saw are refused, an exclusive choice stands alone,
+content validation holds, and a finished response answers every forced question it showed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import definitions as d
 from .clock import iso_millis, iso_seconds, parse_iso
+from .logic import Chooser, InferringChooser, RandomizerError, Walk
 
 JSON = dict[str, Any]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
-
-# Response types (values.status): the CSV recordings show "IP Address" and "Survey Preview".
-STATUS_CODES = {"preview": 1, "test": 2}
-STATUS_LABELS = {0: "IP Address", 1: "Survey Preview", 2: "Survey Test"}
+# Response types (values.status) as a real export's value labels list them (REFERENCE §13:
+# "Spam" and channels beyond anonymous are recorded). name -> (distributionChannel, status).
+RESPONSE_TYPES = {
+    "anonymous": ("anonymous", 0),
+    "social": ("social", 0),
+    "email": ("email", 0),
+    "preview": ("preview", 1),
+    "test": ("test", 2),
+    "spam": ("anonymous", 8),
+    "api": ("api", 0),
+}
+STATUS_LABELS = {0: "IP Address", 1: "Survey Preview", 2: "Survey Test", 4: "Imported", 8: "Spam"}
+RECIPIENT_KEYS = ("recipientLastName", "recipientFirstName", "recipientEmail", "externalDataReference")
+# Metadata an anonymised survey (SurveyOptions.AnonymizeResponse) does not record.
+PERSONAL_KEYS = ("ipAddress", "locationLatitude", "locationLongitude", *RECIPIENT_KEYS)
+# Kinds whose choices may carry a text box (`QIDn_{c}_TEXT`).
+TEXT_ENTRY_KINDS = {"mc_single", "mc_multi", "matrix_single", "matrix_multi", "rank", "constant_sum", "slider"}
 
 
 class InvalidAnswerError(ValueError):
@@ -37,8 +58,11 @@ class Submission:
     duration: int | None = None
     progress: int | None = None
     ip_address: str = "127.0.0.1"
-    distribution_channel: str = "anonymous"
+    response_type: str = "anonymous"
     user_language: str = "EN"
+    recipient: JSON = field(default_factory=dict)
+    # False for the v3 create-response call: it stores values as given (no forced-response check).
+    rules: bool = True
 
 
 def nps_group(score: int) -> int:
@@ -66,6 +90,13 @@ class Question:
     low: float = 0.0
     high: float = 100.0
     parents: dict[str, str | None] = field(default_factory=dict)
+    exclusive: set[str] = field(default_factory=set)
+    randomized: bool = False
+    # Carry-forward: (source question id, which of its choices), e.g. ("QID1", "SelectedChoices").
+    carried: tuple[str, str] | None = None
+    fields: list[str] = field(default_factory=list)
+    shown_values: JSON = field(default_factory=dict)
+    source_recodes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, qid: str, data: JSON) -> Question:
@@ -73,23 +104,62 @@ class Question:
         answer_list = d.answers(data)
         recode_values = data.get("RecodeValues") or {}
         low, high = d.slider_range(data)
-        if d.question_kind(data) == "constant_sum":
+        kind = d.question_kind(data)
+        if kind == "constant_sum":
             low, high = 0.0, d.constant_sum_total(data) or 100.0
+        randomization = data.get("Randomization")
+        carried = None
+        dynamic = data.get("DynamicChoices")
+        if isinstance(dynamic, dict):
+            found_locator = re.match(r"^q://(QID\d+)/ChoiceGroup/(\w+)$", str(dynamic.get("Locator", "")))
+            if found_locator:
+                carried = (found_locator.group(1), found_locator.group(2))
         return cls(
             qid=qid,
             data=data,
-            kind=d.question_kind(data),
+            kind=kind,
             choices=found,
             labels={cid: d.plain_text(d.display(c)) for cid, c in found},
             recodes={cid: d.recode(data, cid) for cid, _ in found},
             answers=answer_list,
             answer_labels={aid: d.plain_text(d.display(a)) for aid, a in answer_list},
             answer_recodes={aid: str(recode_values.get(aid, aid)) for aid, _ in answer_list},
-            text_entry=[cid for cid, c in found if d.has_text_entry(c)],
+            text_entry=[cid for cid, c in found if d.has_text_entry(c)] if kind in TEXT_ENTRY_KINDS else [],
             low=low,
             high=high,
-            parents=d.answer_parents(data) if d.question_kind(data) == "drill_down" else {},
+            parents=d.answer_parents(data) if kind == "drill_down" else {},
+            exclusive={cid for cid, c in found if c.get("ExclusiveAnswer") in (True, "true", "1", 1)},
+            randomized=isinstance(randomization, dict) and randomization.get("Type") == "All",
+            carried=carried,
         )
+
+    def carry_from(self, source: Question) -> None:
+        """Carried-forward choices come first, with ids `x{choiceId}` (our reading), then the question's own."""
+        carried = [(f"x{cid}", choice) for cid, choice in source.choices]
+        self.choices = carried + self.choices
+        self.source_recodes = dict(source.recodes)
+        for cid, _ in carried:
+            self.labels[cid] = source.labels[cid[1:]]
+            self.recodes[cid] = d.recode(self.data, cid)
+
+    def offered(self, answers: JSON) -> list[str]:
+        """The choice ids this respondent sees (carry-forward depends on earlier answers)."""
+        ids = [cid for cid, _ in self.choices]
+        if self.carried is None:
+            return ids
+        source, mode = self.carried
+        picked = answers.get(source)
+        if isinstance(picked, list):
+            chosen = {str(p) for p in picked}
+        elif picked is None:
+            chosen = set()
+        else:
+            chosen = {cid for cid, code in self.source_recodes.items() if code == str(picked)}
+        if mode == "SelectedChoices":
+            return [cid for cid in ids if not cid.startswith("x") or cid[1:] in chosen]
+        if mode == "UnselectedChoices":
+            return [cid for cid in ids if not cid.startswith("x") or cid[1:] not in chosen]
+        return ids
 
     def children(self, parent: str | None) -> list[str]:
         """Drill Down items directly under `parent` (None: the top level), in order."""
@@ -110,8 +180,12 @@ class Question:
 
     @property
     def forced(self) -> bool:
-        settings = (self.data.get("Validation") or {}).get("Settings") or {}
-        return settings.get("ForceResponse") == "ON"
+        return d.validation_settings(self.data).get("ForceResponse") == "ON"
+
+    @property
+    def coded(self) -> bool:
+        """Answers are codes (choices, scales, ranks), not free text."""
+        return self.kind not in ("text", "form")
 
 
 @dataclass
@@ -123,56 +197,101 @@ class Compiled:
     declared: list[str]
     displayed_fields: list[str]
     displayed_values: JSON
+    by_qid: dict[str, Question] = field(default_factory=dict)
+    trashed: set[str] = field(default_factory=set)
+    anonymized: bool = False
 
     def question(self, qid: str) -> Question | None:
-        return next((q for q in self.questions if q.qid == qid), None)
+        return self.by_qid.get(qid)
 
 
 def compile_survey(definition: JSON) -> Compiled:
     found: list[Question] = []
     fields: list[str] = []
     shown: JSON = {}
+    by_qid: dict[str, Question] = {}
     for qid in d.live_question_ids(definition):
         question = Question.of(qid, d.questions(definition)[qid])
         if question.kind == "other":
             continue
+        if question.carried is not None and question.carried[0] in by_qid:
+            question.carry_from(by_qid[question.carried[0]])
+        elif question.carried is not None:
+            question.carried = None
+        question.fields = fields_of(question)
+        question.shown_values = _displayed_values(question)
         found.append(question)
-        fields.extend(fields_of(question))
-        shown.update(_displayed_values(question))
-    return Compiled(definition, found, d.embedded_field_names(definition), fields, shown)
+        by_qid[qid] = question
+        fields.extend(question.fields)
+        shown.update(question.shown_values)
+    options = definition.get("SurveyOptions") or {}
+    return Compiled(
+        definition,
+        found,
+        d.embedded_field_names(definition),
+        fields,
+        shown,
+        by_qid,
+        d.trashed_question_ids(definition),
+        str(options.get("AnonymizeResponse", "No")).lower() in ("yes", "true"),
+    )
 
 
 def fields_of(q: Question) -> list[str]:
     """Every value key a question can produce (its displayedFields)."""
     qid = q.qid
     ids = [cid for cid, _ in q.choices]
+    texts = [f"{qid}_{cid}_TEXT" for cid in q.text_entry]
     if q.kind in ("mc_single", "mc_multi"):
-        return [qid, *(f"{qid}_{cid}_TEXT" for cid in q.text_entry)]
+        return [qid, *texts]
     if q.kind == "nps":
         return [f"{qid}_NPS_GROUP", qid]
     if q.kind == "text":
         return [f"{qid}_TEXT"]
-    if q.kind in ("form", "slider", "rank", "matrix_single", "constant_sum", "drill_down"):
+    if q.kind in ("form", "drill_down"):
         return [f"{qid}_{cid}" for cid in ids]
+    if q.kind in ("slider", "rank", "matrix_single", "constant_sum"):
+        return [f"{qid}_{cid}" for cid in ids] + texts
     if q.kind == "matrix_multi":
-        return [f"{qid}_{cid}_{aid}" for cid in ids for aid, _ in q.answers]
+        return [f"{qid}_{cid}_{aid}" for cid in ids for aid, _ in q.answers] + texts
     return []
 
 
-def _recoded_choice(q: Question, raw: Any, key: str) -> str:
+def _recoded_choice(q: Question, raw: Any, key: str, offered: list[str]) -> str:
     wanted = str(raw)
-    for cid, code in q.recodes.items():
-        if code == wanted:
+    for cid in offered:
+        if q.recodes[cid] == wanted:
             return cid
-    raise InvalidAnswerError(f"{key}: {raw!r} is not a recode value of this question")
+    raise InvalidAnswerError(f"{key}: {raw!r} is not a recode value of a choice this respondent saw")
 
 
-def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> None:
+def _check_text(q: Question, key: str, text: str) -> None:
+    """Content validation (Validation.Settings) of a text entry, as the survey page enforces it."""
+    settings = d.validation_settings(q.data)
+    content = settings.get("ContentType") if settings.get("Type") == "ContentType" else None
+    if content == "ValidEmailAddress" and not EMAIL.match(text):
+        raise InvalidAnswerError(f"{key}: please enter a valid email address, like name@example.org")
+    if content == "ValidZip" and not ZIP.match(text):
+        raise InvalidAnswerError(f"{key}: please enter a valid zip code")
+    if content == "ValidNumber":
+        bounds = settings.get("ValidNumber") or {}
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidAnswerError(f"{key}: please enter a number") from None
+        low, high = bounds.get("Min"), bounds.get("Max")
+        if low not in (None, "") and number < float(low):
+            raise InvalidAnswerError(f"{key}: please enter a number of at least {low}")
+        if high not in (None, "") and number > float(high):
+            raise InvalidAnswerError(f"{key}: please enter a number of at most {high}")
+
+
+def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON, offered: list[str]) -> None:
     """Move this question's keys from `given` into `values` and `labels`."""
     qid, kind = q.qid, q.kind
     if kind in ("mc_single", "nps") and qid in given:
         raw = given.pop(qid)
-        cid = _recoded_choice(q, raw, qid)
+        cid = _recoded_choice(q, raw, qid, offered)
         number = d.as_number(q.recodes[cid])
         values[qid] = number
         labels[qid] = q.labels[cid]
@@ -185,16 +304,22 @@ def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> No
     elif kind == "mc_multi" and qid in given:
         raw = given.pop(qid)
         picked = {str(x) for x in (raw if isinstance(raw, list) else [raw])}
-        unknown = sorted(picked - set(q.labels))
+        unknown = sorted(picked - set(offered))
         if unknown:
             raise InvalidAnswerError(f"{qid}: unknown choice ids {unknown}")
+        lone = picked & q.exclusive
+        if lone and len(picked) > 1:
+            name = q.labels[sorted(lone)[0]]
+            raise InvalidAnswerError(f"{qid}: {name!r} is an exclusive answer and cannot be combined with others")
         ordered = [cid for cid, _ in q.choices if cid in picked]
         values[qid] = ordered
         labels[qid] = [q.labels[cid] for cid in ordered]
     elif kind == "text":
         for key in (f"{qid}_TEXT", qid):
             if key in given:
-                values[f"{qid}_TEXT"] = str(given.pop(key))
+                text = str(given.pop(key))
+                _check_text(q, key, text)
+                values[f"{qid}_TEXT"] = text
     elif kind == "form":
         for cid, _ in q.choices:
             # Accept the _TEXT spelling too; stored as QIDn_{choiceId} (our choice, see README).
@@ -241,11 +366,10 @@ def _answer_question(q: Question, given: JSON, values: JSON, labels: JSON) -> No
         entered = sum(values.get(f"{qid}_{cid}", 0) for cid, _ in q.choices)
         if total is not None and any(f"{qid}_{cid}" in values for cid, _ in q.choices) and entered != total:
             raise InvalidAnswerError(f"{qid}: the amounts must add up to {total:g}")
-    if kind in ("mc_single", "mc_multi"):
-        for cid in q.text_entry:
-            key = f"{qid}_{cid}_TEXT"
-            if key in given:
-                values[key] = str(given.pop(key))
+    for cid in q.text_entry:
+        key = f"{qid}_{cid}_TEXT"
+        if key in given:
+            values[key] = str(given.pop(key))
 
 
 def _answer_drill_down(q: Question, given: JSON, values: JSON, labels: JSON) -> None:
@@ -270,10 +394,13 @@ def _answer_drill_down(q: Question, given: JSON, values: JSON, labels: JSON) -> 
 
 
 def _displayed_values(q: Question) -> JSON:
-    if q.kind in ("mc_single", "nps", "mc_multi"):
+    # The same codes as `values`: recodes for single answers, choice-id strings for multi answers.
+    if q.kind in ("mc_single", "nps"):
         return {q.qid: [d.as_number(q.recodes[cid]) for cid, _ in q.choices]}
+    if q.kind == "mc_multi":
+        return {q.qid: [cid for cid, _ in q.choices]}
     if q.kind == "matrix_single":
-        columns = [d.as_number(aid) for aid, _ in q.answers]
+        columns = [d.as_number(q.answer_recodes[aid]) for aid, _ in q.answers]
         return {f"{q.qid}_{cid}": columns for cid, _ in q.choices}
     if q.kind == "drill_down":
         # Per level, the codes of the items at that depth (our choice).
@@ -290,22 +417,72 @@ def _displayed_values(q: Question) -> JSON:
     return {}
 
 
-def build_response(definition: JSON | Compiled, response_id: str, submission: Submission, moment: datetime) -> JSON:
-    """The stored response object: responseId, values, labels, displayedFields, displayedValues."""
+def _has_answer(q: Question, values: JSON) -> bool:
+    return any(key in values for key in q.fields if not key.endswith("_TEXT") or q.kind == "text")
+
+
+def _complete(q: Question, values: JSON) -> bool:
+    """Forced response: every part of a form, matrix or slider; a Drill Down to a leaf or the last level."""
+    if q.kind in ("form", "matrix_single", "slider", "constant_sum", "rank"):
+        return all(f"{q.qid}_{cid}" in values for cid, _ in q.choices)
+    if q.kind == "matrix_multi":
+        return all(any(f"{q.qid}_{cid}_{aid}" in values for aid, _ in q.answers) for cid, _ in q.choices)
+    if q.kind == "drill_down":
+        picked = [values[f"{q.qid}_{cid}"] for cid, _ in q.choices if f"{q.qid}_{cid}" in values]
+        if not picked:
+            return False
+        last = q.answer_of(picked[-1])
+        return len(picked) == len(q.choices) or (last is not None and not q.children(last))
+    return _has_answer(q, values)
+
+
+def walk_answers(survey: Compiled, given: JSON, chooser: Chooser | None = None) -> Walk:
+    try:
+        return Walk(survey, given, chooser or InferringChooser()).finish()
+    except RandomizerError as exc:
+        raise InvalidAnswerError(str(exc)) from None
+
+
+def build_response(
+    definition: JSON | Compiled,
+    response_id: str,
+    submission: Submission,
+    moment: datetime,
+    chooser: Chooser | None = None,
+) -> tuple[JSON, JSON]:
+    """(the stored response object, its extras: display orders) for one respondent.
+
+    `chooser` holds the respondent's randomizer and choice-order decisions; without it they are
+    inferred from the answers (a typed `respond`).
+    """
     survey = definition if isinstance(definition, Compiled) else compile_survey(definition)
     given = dict(submission.values)
     declared = survey.declared
     # Embedded data may also come inside values; undeclared fields are dropped,
     # as Qualtrics drops undeclared URL parameters.
-    embedded = {k: given.pop(k) for k in list(given) if k in declared}
-    embedded.update({k: v for k, v in submission.embedded_data.items() if k in declared})
+    embedded = {k: str(given.pop(k)) for k in list(given) if k in declared}
+    embedded.update({k: str(v) for k, v in submission.embedded_data.items() if k in declared})
 
+    walk = walk_answers(survey, given, chooser)
+    original = dict(given)
+    shown = set(walk.shown)
     answer_values: JSON = {}
     labels: JSON = {}
     for question in survey.questions:
-        _answer_question(question, given, answer_values, labels)
+        if question.qid in shown:
+            _answer_question(question, given, answer_values, labels, question.offered(original))
+        elif any(key == question.qid or key.startswith(f"{question.qid}_") for key in given):
+            raise InvalidAnswerError(
+                f"{question.qid}: this respondent never saw this question (display logic, branch or randomizer)"
+            )
     if given:
         raise InvalidAnswerError(f"unknown keys for this survey: {sorted(given)}")
+    displayed = [survey.by_qid[qid] for qid in walk.shown]
+    if submission.rules and submission.finished:
+        for question in displayed:
+            if question.forced and not _complete(question, answer_values):
+                raise InvalidAnswerError(f"{question.qid}: a forced-response question must be answered")
+    embedded.update(walk.embedded)
 
     recorded_at = submission.recorded_at or moment
     duration = submission.duration if submission.duration is not None else 60
@@ -319,10 +496,10 @@ def build_response(definition: JSON | Compiled, response_id: str, submission: Su
     elif submission.finished:
         progress = 100
     else:
-        answered = {key.split("_")[0] for key in answer_values}
-        progress = int(100 * len(answered) / len(survey.questions)) if survey.questions else 0
+        answered = sum(1 for q in displayed if _has_answer(q, answer_values))
+        progress = int(100 * answered / len(displayed)) if displayed else 0
 
-    status = STATUS_CODES.get(submission.distribution_channel, 0)
+    channel, status = RESPONSE_TYPES[submission.response_type]
     values: JSON = {
         "startDate": iso_seconds(start),
         "endDate": iso_seconds(recorded_at),
@@ -335,19 +512,48 @@ def build_response(definition: JSON | Compiled, response_id: str, submission: Su
         "_recordId": response_id,
         "locationLatitude": "52.5200",
         "locationLongitude": "13.4050",
-        "distributionChannel": submission.distribution_channel,
+        "distributionChannel": channel,
         "userLanguage": submission.user_language,
     }
+    if channel in ("preview", "test"):
+        # The recorded preview and test rows have no IP address; test rows no language either.
+        del values["ipAddress"]
+        if channel == "test":
+            values["userLanguage"] = ""
+    for key in RECIPIENT_KEYS:
+        if submission.recipient.get(key):
+            values[key] = str(submission.recipient[key])
+    if survey.anonymized:
+        for key in PERSONAL_KEYS:
+            values.pop(key, None)
     values.update(answer_values)
     for name in declared:
         if name in embedded:
-            values[name] = str(embedded[name])
+            values[name] = embedded[name]
     all_labels = {"status": STATUS_LABELS[status], "finished": "True" if submission.finished else "False"}
     all_labels.update(labels)
-    return {
+    fields: list[str] = []
+    shown_values: JSON = {}
+    for question in displayed:
+        fields.extend(question.fields)
+        shown_values.update(question.shown_values)
+        if question.carried is not None or question.randomized:
+            order = walk.chooser.choice_order(question)
+            offered = set(question.offered(original))
+            ids = [cid for cid in order if cid in offered]
+            codes = ids if question.kind == "mc_multi" else [d.as_number(question.recodes[c]) for c in ids]
+            shown_values[question.qid] = codes
+    body = {
         "responseId": response_id,
         "values": values,
         "labels": all_labels,
-        "displayedFields": survey.displayed_fields,
-        "displayedValues": survey.displayed_values,
+        "displayedFields": fields,
+        "displayedValues": shown_values,
     }
+    extras = {
+        key: order
+        for key, order in walk.chooser.decided.items()
+        if key.startswith("FL_")
+        or (key.removesuffix("_DO") in shown and survey.by_qid[key.removesuffix("_DO")].randomized)
+    }
+    return body, extras

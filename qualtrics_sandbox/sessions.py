@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import surveys
-from .clock import iso_seconds, now
+from .clock import iso_seconds
 from .ids import new_id
+from .logic import Chooser
 from .responses import Submission
 from .store import Store
 
@@ -47,7 +48,15 @@ def start(store: Store, survey_id: str, channel: str, embedded: JSON) -> sqlite3
     store.run(
         "INSERT INTO sessions (id, response_id, survey_id, channel, answers, embedded, state, started_at,"
         " last_activity) VALUES (?, ?, ?, ?, '{}', ?, 'open', ?, ?)",
-        (session_id, new_id("R"), survey_id, channel, orjson.dumps(embedded).decode(), iso_seconds(now()), time.time()),
+        (
+            session_id,
+            new_id("R"),
+            survey_id,
+            channel,
+            orjson.dumps(embedded).decode(),
+            iso_seconds(store.now()),
+            time.time(),
+        ),
     )
     row = get(store, session_id)
     assert row is not None
@@ -59,10 +68,15 @@ def get(store: Store, session_id: str) -> sqlite3.Row | None:
     return row
 
 
-def save(store: Store, session_id: str, answers: JSON, page: int) -> None:
+def chooser(session: sqlite3.Row) -> Chooser:
+    """The respondent's randomizer and choice-order decisions, made once and kept with the session."""
+    return Chooser(decided=orjson.loads(session["plan"]) if session["plan"] else {})
+
+
+def save(store: Store, session_id: str, answers: JSON, page: int, plan: Chooser) -> None:
     store.run(
-        "UPDATE sessions SET answers = ?, page = ?, last_activity = ? WHERE id = ? AND state = 'open'",
-        (orjson.dumps(answers).decode(), page, time.time(), session_id),
+        "UPDATE sessions SET answers = ?, page = ?, plan = ?, last_activity = ? WHERE id = ? AND state = 'open'",
+        (orjson.dumps(answers).decode(), page, orjson.dumps(plan.decided).decode(), time.time(), session_id),
     )
 
 
@@ -84,9 +98,17 @@ def record(sandbox: Sandbox, session: sqlite3.Row, finished: bool) -> bool:
         embedded_data=orjson.loads(session["embedded"]),
         finished=finished,
         start_date=session["started_at"],
-        distribution_channel=session["channel"],
+        response_type=session["channel"],
     )
-    surveys.record_response(store, row, submission, sandbox.public_url, response_id=session["response_id"])
+    surveys.record_response(
+        store,
+        row,
+        submission,
+        sandbox.public_url,
+        response_id=session["response_id"],
+        available_in=sandbox.response_delay(),
+        chooser=chooser(session),
+    )
     sandbox.worker.wake()
     return True
 

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from . import definitions as d
-from .clock import now
 from .ids import new_id
+from .logic import Chooser, Walk
 from .responses import Compiled, Question, Submission, build_response, compile_survey
 from .store import Store
 from .surveys import stored_definition
@@ -38,22 +38,49 @@ def _split(rng: random.Random, total: int, parts: int) -> list[int]:
     return [b - a for a, b in itertools.pairwise(edges)]
 
 
-def random_answer(q: Question, rng: random.Random, out: JSON) -> None:
+# Optional questions a simulated respondent leaves blank (forced ones are always answered).
+SKIP_OPTIONAL = 0.1
+
+
+def _text_answer(q: Question, rng: random.Random) -> str:
+    """Free text that passes the question's content validation."""
+    settings = d.validation_settings(q.data)
+    content = settings.get("ContentType") if settings.get("Type") == "ContentType" else None
+    if content == "ValidEmailAddress":
+        return f"{rng.choice(WORDS)}.{rng.randint(1, 9999)}@example.org"
+    if content == "ValidZip":
+        return f"{rng.randint(10000, 99999)}"
+    if content == "ValidNumber":
+        bounds = settings.get("ValidNumber") or {}
+        low = int(float(bounds.get("Min") or 0))
+        high = int(float(bounds.get("Max") or low + 100))
+        return str(rng.randint(low, max(low, high)))
+    return _words(rng, rng.randint(1, 8))
+
+
+def random_answer(q: Question, rng: random.Random, out: JSON, offered: list[str] | None = None) -> None:
     """Add a random valid answer to `q` to `out`, in the respond input form."""
     qid, ids = q.qid, [cid for cid, _ in q.choices]
-    if q.kind in ("mc_single", "nps") and ids:
-        cid = rng.choice(ids)
+    offered = ids if offered is None else offered
+    if q.kind in ("mc_single", "nps") and offered:
+        cid = rng.choice(offered)
         out[qid] = d.as_number(q.recodes[cid])
         if cid in q.text_entry:
             out[f"{qid}_{cid}_TEXT"] = _words(rng, 2)
-    elif q.kind == "mc_multi" and ids:
-        picked = rng.sample(ids, rng.randint(1, len(ids)))
+    elif q.kind == "mc_multi" and offered:
+        picked = rng.sample(offered, rng.randint(1, len(offered)))
+        lone = [cid for cid in picked if cid in q.exclusive]
+        if lone and len(picked) > 1:
+            # "None of these" stands alone: a real respondent either picks it or the others.
+            picked = (
+                lone[:1] if rng.random() < 0.5 or len(lone) == len(picked) else [c for c in picked if c not in lone]
+            )
         out[qid] = picked
         for cid in picked:
             if cid in q.text_entry:
                 out[f"{qid}_{cid}_TEXT"] = _words(rng, 2)
     elif q.kind == "text":
-        out[f"{qid}_TEXT"] = _words(rng, rng.randint(1, 8))
+        out[f"{qid}_TEXT"] = _text_answer(q, rng)
     elif q.kind == "form":
         for cid in ids:
             out[f"{qid}_{cid}"] = _words(rng, 1)
@@ -82,13 +109,26 @@ def random_answer(q: Question, rng: random.Random, out: JSON) -> None:
                 break
             parent = rng.choice(below)
             out[f"{qid}_{cid}"] = d.as_number(q.answer_recodes[parent])
+    if q.kind not in ("mc_single", "mc_multi", "nps"):
+        for cid in q.text_entry:
+            out[f"{qid}_{cid}_TEXT"] = _words(rng, 2)
+
+
+def random_respondent(survey: Compiled, rng: random.Random) -> tuple[JSON, Chooser]:
+    """Walk the survey as one respondent would, answering each page before the next is worked out."""
+    answers: JSON = {}
+    chooser = Chooser(rng)
+    for page in Walk(survey, answers, chooser).pages():
+        for item in page:
+            q = item.question
+            if q is None or (not q.forced and rng.random() < SKIP_OPTIONAL):
+                continue
+            random_answer(q, rng, answers, q.offered(answers))
+    return answers, chooser
 
 
 def random_values(survey: Compiled, rng: random.Random) -> JSON:
-    values: JSON = {}
-    for question in survey.questions:
-        random_answer(question, rng, values)
-    return values
+    return random_respondent(survey, rng)[0]
 
 
 def _embedded_for(template: JSON, n: int) -> JSON:
@@ -97,18 +137,37 @@ def _embedded_for(template: JSON, n: int) -> JSON:
 
 
 def _bodies(
-    survey: Compiled, count: int, template: JSON, finished: bool, moment: datetime, rng: random.Random
-) -> Iterator[JSON]:
+    survey: Compiled,
+    count: int,
+    template: JSON,
+    finished: bool,
+    moment: datetime,
+    rng: random.Random,
+    types: list[tuple[str, float]],
+) -> Iterator[tuple[JSON, JSON]]:
     # Ids come from fresh randomness even when answers are seeded: ids must never repeat.
     ids = random.Random()
+    names, weights = [t for t, _ in types], [w for _, w in types]
     for n in range(1, count + 1):
+        answers, chooser = random_respondent(survey, rng)
+        kind = names[0] if len(names) == 1 else rng.choices(names, weights)[0]
+        recipient: JSON = {}
+        if kind == "email":
+            recipient = {
+                "recipientFirstName": "Pat",
+                "recipientLastName": f"Tester{n}",
+                "recipientEmail": f"pat.tester{n}@example.org",
+                "externalDataReference": f"EXT{n}",
+            }
         submission = Submission(
-            values=random_values(survey, rng),
+            values=answers,
             embedded_data=_embedded_for(template, n),
             finished=finished,
             duration=rng.randint(20, 600),
+            response_type=kind,
+            recipient=recipient,
         )
-        yield build_response(survey, new_id("R", ids), submission, moment)
+        yield build_response(survey, new_id("R", ids), submission, moment, chooser)
 
 
 def simulate(
@@ -122,6 +181,8 @@ def simulate(
     webhooks: bool = False,
     seed: int | None = None,
     keep_ids: int = 1000,
+    response_types: list[tuple[str, float]] | None = None,
+    available_in: float = 0.0,
 ) -> tuple[int, list[str]]:
     """Store `count` random valid responses in batches; returns (count, the first `keep_ids` ids).
 
@@ -129,27 +190,34 @@ def simulate(
     """
     survey = compile_survey(stored_definition(row, public_url))
     rng = random.Random(seed)
-    moment = now()
+    moment = store.now()
     ids: list[str] = []
-    batch: list[tuple[str, str, int, str, bytes]] = []
+    batch: list[tuple[str, str, int, str, bytes, bytes | None]] = []
     stored = 0
 
     def flush() -> None:
         with store.transaction():
+            available = store.epoch() + max(0.0, available_in)
             store.many(
-                "INSERT INTO responses (id, survey_id, finished, recorded_at, body) VALUES (?, ?, ?, ?, ?)",
-                [(rid, sid, fin, rec, body.decode()) for rid, sid, fin, rec, body in batch],
+                "INSERT INTO responses (id, survey_id, finished, recorded_at, body, available_at, changed_at, extras)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (rid, sid, fin, rec, body.decode(), available, available, extra.decode() if extra else None)
+                    for rid, sid, fin, rec, body, extra in batch
+                ],
             )
             if webhooks:
                 for rid, *_ in batch:
                     enqueue_response_event(store, row["brand_id"], row["id"], rid, finished, moment)
         batch.clear()
 
-    for body in _bodies(survey, count, embedded, finished, moment, rng):
+    types = response_types or [("anonymous", 1.0)]
+    for body, extras in _bodies(survey, count, embedded, finished, moment, rng, types):
         rid = body["responseId"]
         if len(ids) < keep_ids:
             ids.append(rid)
-        batch.append((rid, row["id"], int(finished), body["values"]["recordedDate"], orjson.dumps(body)))
+        extra = orjson.dumps(extras) if extras else None
+        batch.append((rid, row["id"], int(finished), body["values"]["recordedDate"], orjson.dumps(body), extra))
         stored += 1
         if len(batch) >= BATCH:
             flush()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +68,20 @@ CREATE TABLE IF NOT EXISTS auto_shares (
     survey_id TEXT NOT NULL,
     PRIMARY KEY (brand_id, display_name, survey_id)
 );
+-- available_at and changed_at are sandbox-clock epoch seconds: when the response may first be
+-- seen (--response-delay-seconds), and when it last became visible or was edited.
+-- extras holds what only some exports show: display orders, hidden embedded data.
 CREATE TABLE IF NOT EXISTS responses (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     survey_id TEXT NOT NULL,
     finished INTEGER NOT NULL,
     recorded_at TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    available_at REAL NOT NULL DEFAULT 0,
+    changed_at REAL NOT NULL DEFAULT 0,
+    modified_at TEXT,
+    extras TEXT
 );
 CREATE INDEX IF NOT EXISTS responses_by_survey ON responses (survey_id, seq);
 -- A respondent part-way through /jfe/form; answers are kept in the respond input form.
@@ -87,7 +96,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     embedded TEXT NOT NULL,
     state TEXT NOT NULL,
     started_at TEXT NOT NULL,
-    last_activity REAL NOT NULL
+    last_activity REAL NOT NULL,
+    plan TEXT
 );
 -- Used by the session closer to find abandoned sessions.
 CREATE INDEX IF NOT EXISTS sessions_open ON sessions (state, last_activity);
@@ -106,13 +116,19 @@ CREATE TABLE IF NOT EXISTS exports (
     token_used TEXT,
     token_issued TEXT
 );
--- A continuation token lets the next export start after `after_seq`.
+-- A continuation token carries the moment (sandbox clock) its export saw the responses.
 CREATE TABLE IF NOT EXISTS continuation_tokens (
     token TEXT PRIMARY KEY,
     survey_id TEXT NOT NULL,
     after_seq INTEGER NOT NULL,
     superseded INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    as_of REAL
+);
+-- One row (id 1): how far the sandbox clock runs ahead of the wall clock.
+CREATE TABLE IF NOT EXISTS clock (
+    id INTEGER PRIMARY KEY,
+    offset_seconds REAL NOT NULL
 );
 -- One row (id 1): the faults set through PUT /_sandbox/faults.
 CREATE TABLE IF NOT EXISTS faults (
@@ -172,17 +188,57 @@ class Store:
         target = str(path) if path is not None else ":memory:"
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        self._last = 0.0
         with self.lock:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(SCHEMA)
             self._upgrade()
+            found = self._conn.execute("SELECT offset_seconds FROM clock WHERE id = 1").fetchone()
+            self._offset = float(found[0]) if found else 0.0
 
     def _upgrade(self) -> None:
-        """Columns added after part 1, for data directories created before them."""
-        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(deliveries)")}
-        if "faulted" not in columns:
-            self._conn.execute("ALTER TABLE deliveries ADD COLUMN faulted INTEGER NOT NULL DEFAULT 0")
+        """Columns added later, for data directories created before them."""
+        added = {
+            "deliveries": [("faulted", "INTEGER NOT NULL DEFAULT 0")],
+            "responses": [
+                ("available_at", "REAL NOT NULL DEFAULT 0"),
+                ("changed_at", "REAL NOT NULL DEFAULT 0"),
+                ("modified_at", "TEXT"),
+                ("extras", "TEXT"),
+            ],
+            "continuation_tokens": [("as_of", "REAL")],
+            "sessions": [("plan", "TEXT")],
+        }
+        for table, columns in added.items():
+            have = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+    # --- the sandbox clock: the wall clock plus an offset moved by POST /_sandbox/clock ---
+
+    def epoch(self) -> float:
+        """Seconds on the sandbox clock; never goes backwards within a process."""
+        with self.lock:
+            self._last = max(self._last, time.time() + self._offset)
+            return self._last
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch(), UTC)
+
+    @property
+    def clock_offset(self) -> float:
+        return self._offset
+
+    def advance_clock(self, seconds: float) -> None:
+        with self.lock:
+            self._offset += seconds
+            self._conn.execute(
+                "INSERT INTO clock (id, offset_seconds) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET offset_seconds = excluded.offset_seconds",
+                (self._offset,),
+            )
 
     def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         with self.lock:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from . import definitions as d
 from .accounts import User
-from .clock import iso_seconds, now
+from .clock import iso_millis, iso_seconds, now
 from .ids import new_id
+from .logic import Chooser
 from .responses import Submission, build_response
 from .store import Store
 from .webhooks import enqueue_response_event
@@ -197,26 +198,42 @@ def record_response(
     public_url: str,
     moment: datetime | None = None,
     response_id: str | None = None,
+    available_in: float = 0.0,
+    chooser: Chooser | None = None,
 ) -> str:
-    """Store one response and queue its webhooks, as a real completion would."""
+    """Store one response and queue its webhooks, as a real completion would.
+
+    `available_in`: seconds before the response can be read (202 until then) or exported.
+    """
     definition = stored_definition(row, public_url)
     response_id = response_id or new_id("R")
-    moment = moment or now()
-    body = build_response(definition, response_id, submission, moment)
+    moment = moment or store.now()
+    body, extras = build_response(definition, response_id, submission, moment, chooser)
     recorded = submission.recorded_at or moment
     with store.transaction():
+        # Times are taken under the store's lock, so an export's snapshot never falls between
+        # a response's time and its insert.
+        available = store.epoch() + max(0.0, available_in)
         store.run(
-            "INSERT INTO responses (id, survey_id, finished, recorded_at, body) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO responses (id, survey_id, finished, recorded_at, body, available_at, changed_at, extras)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 response_id,
                 row["id"],
                 int(submission.finished),
                 body["values"]["recordedDate"],
                 orjson.dumps(body).decode(),
+                available,
+                available,
+                orjson.dumps(extras).decode() if extras else None,
             ),
         )
         enqueue_response_event(store, row["brand_id"], row["id"], response_id, submission.finished, recorded)
     return response_id
+
+
+def response_row(store: Store, response_id: str) -> sqlite3.Row | None:
+    return store.one("SELECT * FROM responses WHERE id = ?", (response_id,))
 
 
 def get_response(store: Store, survey_id: str, response_id: str) -> JSON | None:
@@ -225,6 +242,29 @@ def get_response(store: Store, survey_id: str, response_id: str) -> JSON | None:
         return None
     body: JSON = orjson.loads(row["body"])
     return body
+
+
+def is_available(store: Store, survey_id: str, response_id: str) -> bool:
+    row = store.one("SELECT available_at FROM responses WHERE survey_id = ? AND id = ?", (survey_id, response_id))
+    return row is not None and row["available_at"] <= store.epoch()
+
+
+def save_edit(store: Store, response_id: str, body: JSON, extras: JSON) -> None:
+    """Store an edited response; its last-modified time moves to now (sandbox clock)."""
+    with store.transaction():
+        moment = store.epoch()
+        store.run(
+            "UPDATE responses SET body = ?, recorded_at = ?, extras = ?, modified_at = ?,"
+            " changed_at = max(available_at, ?) WHERE id = ?",
+            (
+                orjson.dumps(body).decode(),
+                body["values"]["recordedDate"],
+                orjson.dumps(extras).decode() if extras else None,
+                iso_millis(datetime.fromtimestamp(moment, UTC)),
+                moment,
+                response_id,
+            ),
+        )
 
 
 def delete_response(store: Store, survey_id: str, response_id: str) -> bool:

@@ -8,7 +8,6 @@ taken in the browser is stored exactly like a control-API response.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -16,52 +15,19 @@ from werkzeug.datastructures import MultiDict
 
 from . import definitions as d
 from .clock import now
+from .logic import Chooser, Item, Walk
 from .responses import Compiled, InvalidAnswerError, Question, Submission, build_response
 
 JSON = dict[str, Any]
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PIPE = re.compile(r"\$\{e://Field/([^}]+)\}")
 DEFAULT_END = "We thank you for your time spent taking this survey. Your response has been recorded."
 
 
-@dataclass
-class Item:
-    """One thing on a page: an answerable question, or descriptive text (question is None)."""
-
-    qid: str
-    question: Question | None
-    text: str
-
-
-def pages(survey: Compiled) -> list[list[Item]]:
-    """Blocks in flow order, split at page breaks; each non-empty piece is one page."""
-    definition = survey.definition
-    by_id = {q.qid: q for q in survey.questions}
-    live = set(d.live_question_ids(definition))
-    found: list[list[Item]] = []
-    blocks = {str(block.get("ID")): block for block in d.blocks(definition)}
-    for block_id in d.flow_block_ids(definition):
-        block = blocks.get(block_id)
-        if block is None or block.get("Type") == "Trash":
-            continue
-        current: list[Item] = []
-        for element in block.get("BlockElements") or []:
-            if element.get("Type") == "Page Break":
-                if current:
-                    found.append(current)
-                current = []
-                continue
-            qid = str(element.get("QuestionID"))
-            data = d.questions(definition).get(qid)
-            if qid not in live or data is None:
-                continue
-            if qid in by_id:
-                current.append(Item(qid, by_id[qid], ""))
-            elif data.get("QuestionType") == "DB":
-                current.append(Item(qid, None, str(data.get("QuestionText", ""))))
-        if current:
-            found.append(current)
-    return found
+def walk(survey: Compiled, answers: JSON, chooser: Chooser) -> tuple[list[list[Item]], Walk]:
+    """This respondent's pages, worked out from their answers so far (display logic, branches,
+    randomizers), and the walk itself (where it ended, embedded data the flow set)."""
+    found = Walk(survey, answers, chooser)
+    return list(found.pages()), found
 
 
 def _number(raw: str) -> int | float | None:
@@ -93,9 +59,6 @@ def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str 
         if text:
             answers[f"{qid}_TEXT"] = text
         missing = not text
-        validation = (q.data.get("Validation") or {}).get("Settings") or {}
-        if text and validation.get("ContentType") == "ValidEmailAddress" and not EMAIL.match(text):
-            return "Please enter a valid email address, like name@example.org."
     elif q.kind == "form":
         for cid, _ in q.choices:
             text = form.get(f"{qid}_{cid}", "").strip()
@@ -132,13 +95,12 @@ def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str 
         missing = not complete
         if stale:
             return "The lists changed with your choice above them; please choose again."
-    if q.kind in ("mc_single", "mc_multi"):
-        chosen = answers.get(qid)
-        chosen_ids = chosen if isinstance(chosen, list) else [form.get(qid, "")]
-        for cid in q.text_entry:
-            text = form.get(f"{qid}_{cid}_TEXT", "").strip()
-            if text and cid in chosen_ids:
-                answers[f"{qid}_{cid}_TEXT"] = text
+    chosen = answers.get(qid)
+    chosen_ids = chosen if isinstance(chosen, list) else [form.get(qid, "")]
+    for cid in q.text_entry:
+        text = form.get(f"{qid}_{cid}_TEXT", "").strip()
+        if text and (cid in chosen_ids or q.kind not in ("mc_single", "mc_multi")):
+            answers[f"{qid}_{cid}_TEXT"] = text
     if q.forced and missing:
         return (
             "Please answer this question."
@@ -175,7 +137,12 @@ def refresh_page(items: list[Item], form: MultiDict[str, str], answers: JSON) ->
 
 
 def read_page(
-    survey: Compiled, items: list[Item], form: MultiDict[str, str], answers: JSON, embedded: JSON
+    survey: Compiled,
+    items: list[Item],
+    form: MultiDict[str, str],
+    answers: JSON,
+    embedded: JSON,
+    chooser: Chooser,
 ) -> dict[str, str]:
     """Update `answers` from a submitted page; returns error messages by question id."""
     errors: dict[str, str] = {}
@@ -186,32 +153,23 @@ def read_page(
         if message:
             errors[item.qid] = message
     if not errors:
+        # The same checks as a `respond` (forced answers on later pages are not due yet).
+        check = Submission(values=dict(answers), embedded_data=embedded, finished=False)
         try:
-            build_response(survey, "R_check", Submission(values=dict(answers), embedded_data=embedded), now())
+            build_response(survey, "R_check", check, now(), chooser)
         except InvalidAnswerError as exc:
             qid = str(exc).split(":")[0].split("_")[0]
-            errors[qid if any(i.qid == qid for i in items) else items[0].qid] = str(exc).split(": ", 1)[-1]
+            message = str(exc).split(": ", 1)[-1]
+            errors[qid if any(i.qid == qid for i in items) else items[0].qid] = message[:1].upper() + message[1:] + "."
     return errors
 
 
-def _redirect_of(element: Any) -> str | None:
-    if isinstance(element, dict):
-        if element.get("Type") == "EndSurvey":
-            options = element.get("Options") or {}
-            if options.get("SurveyTermination") == "Redirect" and options.get("EOSRedirectURL"):
-                return str(options["EOSRedirectURL"])
-        for child in element.get("Flow") or []:
-            found = _redirect_of(child)
-            if found:
-                return found
-    return None
-
-
-def end_redirect(definition: JSON) -> str | None:
-    """An EndSurvey element's redirect wins over SurveyOptions' (the first one the flow reaches)."""
-    found = _redirect_of(definition.get("SurveyFlow"))
-    if found:
-        return found
+def end_redirect(definition: JSON, reached: JSON | None) -> str | None:
+    """The EndSurvey element the respondent reached decides (its own redirect), else the
+    survey's options (SurveyTermination: Redirect)."""
+    options = (reached or {}).get("Options") or {}
+    if options.get("SurveyTermination") == "Redirect" and options.get("EOSRedirectURL"):
+        return str(options["EOSRedirectURL"])
     options = definition.get("SurveyOptions") or {}
     url = str(options.get("EOSRedirectURL") or "")
     if options.get("SurveyTermination") == "Redirect" and url not in ("", "https://", "http://"):

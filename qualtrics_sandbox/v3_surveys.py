@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import accounts, surveys
+from . import accounts, editing, schema, surveys
 from . import definitions as d
 from .auth import api_user, visible_survey
 from .context import current_sandbox
-from .envelope import bad_request, forbidden, json_body, meta_only, not_found, success
+from .envelope import accepted, bad_request, forbidden, json_body, meta_only, not_found, strict_bool, success
+from .export_files import textiq_values
 from .paging import PAGE_SIZE, offset, page
-from .responses import InvalidAnswerError, Submission
+from .responses import InvalidAnswerError, Submission, compile_survey
 
 bp = Blueprint("v3_surveys", __name__)
 
@@ -122,13 +123,31 @@ def _response_survey(survey_id: str, group: str, name: str) -> Any:
     return row
 
 
+NOT_YET = "The Survey Response is not yet available. Please try again later."
+
+
 @bp.get("/API/v3/surveys/<survey_id>/responses/<response_id>")
 def get_response(survey_id: str, response_id: str) -> Response:
-    _response_survey(survey_id, "result", "viewSurveyResults")
-    body = surveys.get_response(current_sandbox().store, survey_id, response_id)
+    row = _response_survey(survey_id, "result", "viewSurveyResults")
+    sandbox = current_sandbox()
+    body = surveys.get_response(sandbox.store, survey_id, response_id)
     if body is None:
         raise not_found("Response not found.", "RS_2")
+    if not surveys.is_available(sandbox.store, survey_id, response_id):
+        # Just recorded (--response-delay-seconds): Qualtrics' spec documents this 202.
+        return accepted({"message": NOT_YET})
+    if sandbox.textiq:
+        survey = compile_survey(surveys.stored_definition(row, sandbox.public_url))
+        body["values"].update(textiq_values(survey, body))
     return success(body)
+
+
+@bp.get("/API/v3/surveys/<survey_id>/response-schema")
+def response_schema(survey_id: str) -> Response:
+    row = _response_survey(survey_id, "result", "viewSurveyResults")
+    sandbox = current_sandbox()
+    survey = compile_survey(surveys.stored_definition(row, sandbox.public_url))
+    return success(schema.response_schema(survey, row["id"], row["name"], sandbox.textiq))
 
 
 @bp.post("/API/v3/surveys/<survey_id>/responses")
@@ -144,13 +163,45 @@ def create_response(survey_id: str) -> Response:
         response_id = surveys.record_response(
             sandbox.store,
             row,
-            Submission(values=values, finished=bool(finished), distribution_channel="api"),
+            Submission(values=values, finished=bool(finished), response_type="api", rules=False),
             sandbox.public_url,
+            available_in=sandbox.response_delay(),
         )
     except InvalidAnswerError as exc:
         raise bad_request(str(exc), "RS_1") from exc
     sandbox.worker.wake()
     return success({"responseId": response_id})
+
+
+@bp.put("/API/v3/responses/<response_id>")
+def update_response(response_id: str) -> Response:
+    """Update Response: `{"surveyId", "embeddedData", "resetRecordedDate"?}` (REFERENCE §13)."""
+    body = json_body()
+    unknown = sorted(set(body) - {"surveyId", "embeddedData", "resetRecordedDate"})
+    if unknown:
+        raise bad_request(f"Unknown fields are set: {', '.join(unknown)}", "RS_1")
+    survey_id, embedded = body.get("surveyId"), body.get("embeddedData")
+    if not isinstance(survey_id, str) or not survey_id:
+        raise bad_request("surveyId is required.", "RS_1")
+    if not isinstance(embedded, dict):
+        raise bad_request("embeddedData must be an object of field names to values.", "RS_1")
+    reset = strict_bool(body, "resetRecordedDate", True, "RS_1")
+    _response_survey(survey_id, "response", "editSurveyResponses")
+    try:
+        editing.edit(
+            current_sandbox(),
+            response_id,
+            {},
+            embedded,
+            survey_id=survey_id,
+            reset_recorded_date=reset,
+            keep_undeclared=True,
+        )
+    except editing.EditError as exc:
+        if exc.status == 404:
+            raise not_found("Response not found.", "RS_2") from exc
+        raise bad_request(str(exc), "RS_1") from exc
+    return meta_only()
 
 
 @bp.delete("/API/v3/surveys/<survey_id>/responses/<response_id>")

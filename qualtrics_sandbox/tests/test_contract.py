@@ -235,7 +235,8 @@ def test_the_recorded_export_life_cycle_matches(
     steps = recorded("qualtRics__export-responses_lifecycle_start-progress-file.json")["steps"]
     definition = recorded("qualtRics__GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json")["result"]
     survey_id = load(control, brand["adminUserId"], copy.deepcopy(definition))
-    respond(control, survey_id, values={"QID16": 4, "QID17": 1}, recordedDate="2020-03-01T10:00:00Z")
+    # QID63 is forced too, in the block before; QID18 (display logic on QID17) is optional.
+    respond(control, survey_id, values={"QID63": 1, "QID16": 4, "QID17": 1}, recordedDate="2020-03-01T10:00:00Z")
     started = admin.post(f"/surveys/{survey_id}/export-responses/", json=steps[0]["request_body"])
     assert started.status_code == steps[0]["status"], started.text
     assert_same_shape(steps[0]["response_body"], started.json())

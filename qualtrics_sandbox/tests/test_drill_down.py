@@ -96,7 +96,7 @@ def test_respond_refuses_items_outside_the_chosen_branch_or_skipped_levels(
 
 
 def test_bulk_respondents_walk_down_the_tree(control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]) -> None:
-    survey_id = load(control, brand["adminUserId"], drill_survey())
+    survey_id = load(control, brand["adminUserId"], drill_survey(forced=True))
     assert respond(control, survey_id, count=40, seed=7).json()["count"] == 40
     question = drill_survey()["Questions"]["QID1"]
     parents = d.answer_parents(question)

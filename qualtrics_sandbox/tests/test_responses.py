@@ -32,6 +32,9 @@ SCREENER_ANSWERS: dict[str, Any] = {
     "QID10_1": 4,
     "QID10_2": 5,
     "QID10_3": 1,
+    "QID12_1": 1,  # Germany
+    "QID12_2": 2,  # Berlin
+    "QID12_3": 3,  # Mitte
 }
 
 
@@ -132,7 +135,7 @@ def test_a_collaborator_without_result_permission_cannot_read_responses(
         f"/surveys/{survey_id}/share",
         json={"userId": user_id, "permissions": {"surveyManagement": {"editSurveys": True}}},
     )
-    [rid] = respond(control, survey_id, values={"QID1": 4}).json()["responseIds"]
+    [rid] = respond(control, survey_id, values={"QID1": 4}, finished=False).json()["responseIds"]
     with api(sandbox, token) as client:
         assert client.get(f"/surveys/{survey_id}").status_code == 200
         reply = client.get(f"/surveys/{survey_id}/responses/{rid}")
