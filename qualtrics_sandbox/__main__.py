@@ -27,6 +27,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="close abandoned survey sessions as partials after this many idle seconds (default: each survey's)",
     )
+    parser.add_argument(
+        "--response-delay-seconds",
+        type=float,
+        default=0.0,
+        help="a new response answers 202 'not yet available' (and stays out of exports) this long",
+    )
+    parser.add_argument("--calls-per-minute", type=int, default=None, help="per-token rate limit (429 beyond it)")
+    parser.add_argument("--max-concurrent", type=int, default=None, help="per-token concurrent calls (429 beyond)")
+    parser.add_argument("--textiq", action="store_true", help="add Text iQ analytics fields for text questions")
     parser.add_argument("--webhook-retry-seconds", type=float, default=2.0)
     parser.add_argument("--webhook-max-attempts", type=int, default=8)
     parser.add_argument(
@@ -50,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
         muster_url=args.muster_url,
         export_seconds=args.export_seconds,
         partial_seconds=args.partial_seconds,
+        response_delay_seconds=args.response_delay_seconds,
+        calls_per_minute=args.calls_per_minute,
+        max_concurrent=args.max_concurrent,
+        textiq=args.textiq,
         webhooks=WebhookSettings(
             retry_seconds=args.webhook_retry_seconds,
             max_attempts=args.webhook_max_attempts,

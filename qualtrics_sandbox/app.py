@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import control, jfe, v3_exports, v3_subscriptions, v3_surveys, v3_users
+from . import control, jfe, ui, v3_exports, v3_subscriptions, v3_surveys, v3_users
 from .context import Sandbox, current_sandbox
 from .envelope import ApiError, error, json_response
 
@@ -99,10 +99,12 @@ def create_app(sandbox: Sandbox) -> Flask:
     app.register_blueprint(v3_exports.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(jfe.bp)
+    app.register_blueprint(ui.bp)
 
     @app.before_request
     def _faults() -> Response | None:
-        return _inject_fault() or _rate_limit()
+        # The limit is counted first, as at a gateway; an injected latency then holds the call's slot.
+        return _rate_limit() or _inject_fault()
 
     @app.teardown_request
     def _release(exc: BaseException | None) -> None:

@@ -32,6 +32,10 @@ class Options:
     export_seconds: float = 1.0
     # Close abandoned /jfe sessions as partials after this many seconds (None: the survey's setting).
     partial_seconds: float | None = None
+    response_delay_seconds: float = 0.0
+    calls_per_minute: int | None = None
+    max_concurrent: int | None = None
+    textiq: bool = False
 
 
 class RunningSandbox:
@@ -62,6 +66,10 @@ class RunningSandbox:
             datacenter=options.datacenter,
             muster_url=options.muster_url,
             partial_seconds=options.partial_seconds,
+            response_delay_seconds=options.response_delay_seconds,
+            calls_per_minute=options.calls_per_minute,
+            max_concurrent=options.max_concurrent,
+            textiq=options.textiq,
         )
         self.closer = SessionCloser(self.sandbox)
         self.app = create_app(self.sandbox)

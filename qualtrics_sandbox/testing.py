@@ -26,6 +26,10 @@ class SandboxServer:
         export_seconds: float = 0.2,
         partial_seconds: float | None = None,
         seed: str | None = None,
+        response_delay_seconds: float = 0.0,
+        calls_per_minute: int | None = None,
+        max_concurrent: int | None = None,
+        textiq: bool = False,
     ) -> None:
         self.seed = seed
         self.options = Options(
@@ -38,6 +42,10 @@ class SandboxServer:
             webhooks=WebhookSettings(retry_seconds=webhook_retry_seconds, max_attempts=webhook_max_attempts),
             export_seconds=export_seconds,
             partial_seconds=partial_seconds,
+            response_delay_seconds=response_delay_seconds,
+            calls_per_minute=calls_per_minute,
+            max_concurrent=max_concurrent,
+            textiq=textiq,
         )
         self._running: RunningSandbox | None = None
 

@@ -38,6 +38,7 @@ def start_export(survey_id: str) -> Response:
     row = _export_survey(survey_id)
     try:
         request = Request.parse(json_body())
+        request.options.textiq = sandbox.textiq
         progress_id = sandbox.exports.start(row, surveys.stored_definition(row, sandbox.public_url), request)
     except ExportError as exc:
         raise bad_request(str(exc), exc.code) from exc

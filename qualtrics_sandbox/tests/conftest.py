@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,20 @@ from qualtrics_sandbox.testing import SandboxServer
 RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "qualtrics" / "recorded"
 
 
+def missing(message: str) -> None:
+    """Outside CI a missing recording skips with the reason; under CI=true it fails (BRIEF)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: contract tests must run)")
+    pytest.skip(message)
+
+
 def recorded(name: str) -> Any:
-    """A recorded Qualtrics payload from ../shared/qualtrics/recorded (skips when absent)."""
+    """A recorded Qualtrics payload from ../shared/qualtrics/recorded (skips when absent, fails on CI)."""
     if not RECORDED.is_dir():
-        pytest.skip(f"recorded Qualtrics payloads not found at {RECORDED}; contract tests need that folder")
+        missing(f"recorded Qualtrics payloads not found at {RECORDED}; contract tests need that folder")
     path = RECORDED / name
     if not path.exists():
-        pytest.skip(f"recorded payload {name} not found in {RECORDED}")
+        missing(f"recorded payload {name} not found in {RECORDED}")
     if path.suffix == ".json":
         return json.loads(path.read_text())
     return path.read_text()

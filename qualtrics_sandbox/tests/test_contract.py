@@ -15,7 +15,7 @@ from qualtrics_sandbox import builders as b
 from qualtrics_sandbox.seed import screener
 from qualtrics_sandbox.testing import SandboxServer
 
-from .conftest import RECORDED, api, recorded
+from .conftest import RECORDED, api, missing, recorded
 from .exporting import export, table
 from .shapes import assert_same_shape
 from .test_responses import SCREENER_ANSWERS, respond
@@ -32,7 +32,7 @@ def proxied(sandbox: SandboxServer, token: str) -> httpx.Client:
 
 def test_the_recorded_folder_is_listed_completely() -> None:
     if not RECORDED.is_dir():
-        pytest.skip(f"recorded Qualtrics payloads not found at {RECORDED}")
+        missing(f"recorded Qualtrics payloads not found at {RECORDED}")
     covered = {
         "qualtRics__GET_surveys__list.json",
         "CambridgeEducation__GET_surveys__list_pagination_nextPage.json",
