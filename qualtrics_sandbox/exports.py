@@ -292,17 +292,20 @@ class Exports:
         sql, params = self._rows(survey_id, request, since, as_of)
         found = self.store.one(f"SELECT count(*) AS n {sql}", params)  # noqa: S608 - fixed fragments only
         total = min(int(found["n"]) if found else 0, request.limit or 1 << 62)
-        key = LAST_MODIFIED if request.options.last_modified else "''"
+        by_date = request.options.last_modified
+        key = LAST_MODIFIED if by_date else "''"
+        # Keyset paging that the indexes serve: (survey, seq), or (survey, last-modified, seq).
+        after = f"AND ({LAST_MODIFIED}, seq) > (?, ?)" if by_date else "AND seq > ?"
+        order = f"{LAST_MODIFIED}, seq" if by_date else "seq"
 
         def batches() -> Iterator[export_files.Stored]:
-            # Short batches by (sort key, seq), so other requests get the store in between.
+            # Short batches, so other requests get the store in between.
             last: tuple[str, int] = ("", 0)
             left = total
             while left > 0:
                 rows = self.store.all(
-                    f"SELECT seq, body, extras, {key} AS sort_key {sql} AND ({key}, seq) > (?, ?)"  # noqa: S608
-                    f" ORDER BY {key}, seq LIMIT ?",
-                    [*params, *last, min(BATCH, left)],
+                    f"SELECT seq, body, extras, {key} AS sort_key {sql} {after} ORDER BY {order} LIMIT ?",  # noqa: S608
+                    [*params, *(last if by_date else last[1:]), min(BATCH, left)],
                 )
                 if not rows:
                     return

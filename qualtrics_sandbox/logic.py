@@ -317,34 +317,27 @@ class Walk:
             return True
 
     def _block(self, block: JSON) -> Iterator[list[Item]]:
-        page: list[Item] = []
-        for element in [*(block.get("BlockElements") or []), {"Type": "Page Break"}]:
-            if not isinstance(element, dict):
-                continue
-            if element.get("Type") == "Page Break":
-                if page:
-                    yield page
+        for entries in self.survey.pages_of(block):
+            page: list[Item] = []
+            for qid, q, data, logic in entries:
+                if logic is not None:
+                    in_page = isinstance(logic, dict) and logic.get("inPage") in (True, "true")
+                    saved = self._known
+                    if in_page:
+                        self._known = saved | {i.qid for i in page}
+                    shown = self._holds(logic, qid)
+                    self._known = saved
+                    if not shown:
+                        continue
+                if q is not None:
+                    page.append(Item(qid, q, ""))
+                    self.shown.append(qid)
+                elif data.get("QuestionType") == "DB":
+                    page.append(Item(qid, None, str(data.get("QuestionText", ""))))
+                else:
+                    page.append(Item(qid, None, d.unavailable_notice(data), notice=True))
+            if page:
+                yield page
+                if self.survey.has_logic:
                     # Answers on a page count for logic on later pages.
                     self._known.update(item.qid for item in page)
-                page = []
-                continue
-            qid = str(element.get("QuestionID"))
-            data = d.questions(self.survey.definition).get(qid)
-            q = self.survey.question(qid)
-            if data is None or qid in self.survey.trashed:
-                continue
-            logic = data.get("DisplayLogic")
-            in_page = isinstance(logic, dict) and logic.get("inPage") in (True, "true")
-            known = self._known | {i.qid for i in page} if in_page else self._known
-            saved, self._known = self._known, known
-            shown = self._holds(logic, qid)
-            self._known = saved
-            if not shown:
-                continue
-            if q is not None:
-                page.append(Item(qid, q, ""))
-                self.shown.append(qid)
-            elif data.get("QuestionType") == "DB":
-                page.append(Item(qid, None, str(data.get("QuestionText", ""))))
-            else:
-                page.append(Item(qid, None, d.unavailable_notice(data), notice=True))

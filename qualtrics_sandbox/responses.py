@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from . import definitions as d
 from .clock import iso_millis, iso_seconds, parse_iso
 from .logic import Chooser, InferringChooser, RandomizerError, Walk
@@ -97,6 +99,9 @@ class Question:
     fields: list[str] = field(default_factory=list)
     shown_values: JSON = field(default_factory=dict)
     source_recodes: dict[str, str] = field(default_factory=dict)
+    forced: bool = False
+    # Choice ids in order, worked out once (offered() is hot in bulk runs).
+    ids: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, qid: str, data: JSON) -> Question:
@@ -131,6 +136,7 @@ class Question:
             exclusive={cid for cid, c in found if c.get("ExclusiveAnswer") in (True, "true", "1", 1)},
             randomized=isinstance(randomization, dict) and randomization.get("Type") == "All",
             carried=carried,
+            forced=d.validation_settings(data).get("ForceResponse") == "ON",
         )
 
     def carry_from(self, source: Question) -> None:
@@ -144,9 +150,9 @@ class Question:
 
     def offered(self, answers: JSON) -> list[str]:
         """The choice ids this respondent sees (carry-forward depends on earlier answers)."""
-        ids = [cid for cid, _ in self.choices]
         if self.carried is None:
-            return ids
+            return self.ids
+        ids = self.ids
         source, mode = self.carried
         picked = answers.get(source)
         if isinstance(picked, list):
@@ -179,10 +185,6 @@ class Question:
         return str(self.data.get("DataExportTag") or self.qid)
 
     @property
-    def forced(self) -> bool:
-        return d.validation_settings(self.data).get("ForceResponse") == "ON"
-
-    @property
     def coded(self) -> bool:
         """Answers are codes (choices, scales, ranks), not free text."""
         return self.kind not in ("text", "form")
@@ -200,9 +202,32 @@ class Compiled:
     by_qid: dict[str, Question] = field(default_factory=dict)
     trashed: set[str] = field(default_factory=set)
     anonymized: bool = False
+    # Any display or branch logic at all: without it a walk need not track what was answered.
+    has_logic: bool = True
+    # Per block, its pages as (question id, answerable question or None, definition, display logic).
+    block_pages: dict[str, list[list[tuple[str, Question | None, JSON, Any]]]] = field(default_factory=dict)
 
     def question(self, qid: str) -> Question | None:
         return self.by_qid.get(qid)
+
+    def pages_of(self, block: JSON) -> list[list[tuple[str, Question | None, JSON, Any]]]:
+        """A block split at page breaks, worked out once per survey (walks are hot in bulk runs)."""
+        key = str(block.get("ID"))
+        if key not in self.block_pages:
+            pages: list[list[tuple[str, Question | None, JSON, Any]]] = [[]]
+            questions = d.questions(self.definition)
+            for element in block.get("BlockElements") or []:
+                if not isinstance(element, dict):
+                    continue
+                if element.get("Type") == "Page Break":
+                    pages.append([])
+                    continue
+                qid = str(element.get("QuestionID"))
+                data = questions.get(qid)
+                if isinstance(data, dict) and qid not in self.trashed:
+                    pages[-1].append((qid, self.by_qid.get(qid), data, data.get("DisplayLogic")))
+            self.block_pages[key] = [page for page in pages if page]
+        return self.block_pages[key]
 
 
 def compile_survey(definition: JSON) -> Compiled:
@@ -218,6 +243,7 @@ def compile_survey(definition: JSON) -> Compiled:
             question.carry_from(by_qid[question.carried[0]])
         elif question.carried is not None:
             question.carried = None
+        question.ids = [cid for cid, _ in question.choices]
         question.fields = fields_of(question)
         question.shown_values = _displayed_values(question)
         found.append(question)
@@ -225,6 +251,8 @@ def compile_survey(definition: JSON) -> Compiled:
         fields.extend(question.fields)
         shown.update(question.shown_values)
     options = definition.get("SurveyOptions") or {}
+    logic = any(isinstance(q, dict) and q.get("DisplayLogic") for q in d.questions(definition).values())
+    logic = logic or '"Branch"' in orjson.dumps(definition.get("SurveyFlow")).decode()
     return Compiled(
         definition,
         found,
@@ -234,6 +262,7 @@ def compile_survey(definition: JSON) -> Compiled:
         by_qid,
         d.trashed_question_ids(definition),
         str(options.get("AnonymizeResponse", "No")).lower() in ("yes", "true"),
+        logic,
     )
 
 
@@ -449,6 +478,7 @@ def build_response(
     submission: Submission,
     moment: datetime,
     chooser: Chooser | None = None,
+    walked: Walk | None = None,
 ) -> tuple[JSON, JSON]:
     """(the stored response object, its extras: display orders) for one respondent.
 
@@ -463,7 +493,8 @@ def build_response(
     embedded = {k: str(given.pop(k)) for k in list(given) if k in declared}
     embedded.update({k: str(v) for k, v in submission.embedded_data.items() if k in declared})
 
-    walk = walk_answers(survey, given, chooser)
+    # A simulated respondent has walked already (`walked`); a typed one is walked here.
+    walk = walked if walked is not None else walk_answers(survey, given, chooser)
     original = dict(given)
     shown = set(walk.shown)
     answer_values: JSON = {}

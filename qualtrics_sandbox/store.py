@@ -194,6 +194,11 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(SCHEMA)
             self._upgrade()
+            # Created after the upgrade, which adds modified_at to older data directories.
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS responses_by_modified"
+                " ON responses (survey_id, coalesce(modified_at, recorded_at), seq)"
+            )
             found = self._conn.execute("SELECT offset_seconds FROM clock WHERE id = 1").fetchone()
             self._offset = float(found[0]) if found else 0.0
 
