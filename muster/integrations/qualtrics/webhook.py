@@ -35,15 +35,33 @@ def _answer(status: int, message: str) -> JsonResponse:
     return JsonResponse({"message": message}, status=status)
 
 
-def _read_body(request: HttpRequest) -> bytes | None:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length > MAX_BODY:
-        return None
-    body = request.read(MAX_BODY + 1)
-    return None if len(body) > MAX_BODY else body
+class BodyRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    """The raw body, at most MAX_BODY bytes, with or without a Content-Length."""
+    given = request.META.get("CONTENT_LENGTH")
+    if given:
+        try:
+            length = int(given)
+        except ValueError:
+            raise BodyRefused(400, "Content-Length is not a number.") from None
+        if length > MAX_BODY:
+            raise BodyRefused(413, f"The body is larger than {MAX_BODY} bytes.")
+        stream = request
+    elif request.META.get("wsgi.input_terminated"):
+        # A chunked body has no Content-Length, and Django reads such a body as empty. The server
+        # (gunicorn) has decoded the chunks and ends the stream with them: read it there.
+        stream = request.META["wsgi.input"]
+    else:
+        raise BodyRefused(411, "Send a Content-Length, or a chunked body to a server that decodes it.")
+    body = stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise BodyRefused(413, f"The body is larger than {MAX_BODY} bytes.")
+    return bytes(body)
 
 
 def _kind(topic: str) -> str:
@@ -51,6 +69,16 @@ def _kind(topic: str) -> str:
         if part in KINDS:
             return part
     return topic.rsplit(".", 2)[-2] if topic.count(".") >= 2 else topic
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 @csrf_exempt
@@ -62,9 +90,10 @@ def receive(request: HttpRequest) -> HttpResponse:
         return _answer(405, "Use POST.")
     if is_ratelimited(request, group="qualtrics-webhook", key="ip", rate="1200/m", increment=True):
         return _answer(429, "Too many requests.")
-    body = _read_body(request)
-    if body is None:
-        return _answer(413, f"The body is larger than {MAX_BODY} bytes.")
+    try:
+        body = _read_body(request)
+    except BodyRefused as e:
+        return _answer(e.status, str(e))
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
@@ -78,7 +107,9 @@ def receive(request: HttpRequest) -> HttpResponse:
     if connection is None or not connection.shared_key_encrypted:
         return _answer(403, "Muster has no Qualtrics event subscription to check this against.")
     # Verify the raw MSG exactly as received, before parsing it, in constant time.
-    if not signature or not hmac.compare_digest(sign(message, connection.shared_key.value), signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged HMAC may hold them).
+    expected = sign(message, connection.shared_key.value).encode()
+    if not signature or not hmac.compare_digest(expected, signature.encode()):
         logger.warning("Qualtrics webhook with a bad or missing HMAC refused (topic %s)", topic[:200])
         return _answer(403, "The HMAC does not match.")
     try:
@@ -87,17 +118,21 @@ def receive(request: HttpRequest) -> HttpResponse:
         return _answer(400, "MSG is not JSON.")
     if not isinstance(msg, dict) or not isinstance(msg.get("ResponseID"), str):
         return _answer(400, "MSG has no ResponseID.")
+    if "\x00" in topic or _holds_nul(msg):
+        # No database column holds a NUL (PostgreSQL refuses it); Qualtrics never sends one.
+        return _answer(400, "Topic or MSG holds a NUL character.")
     survey_id = msg.get("SurveyID") if isinstance(msg.get("SurveyID"), str) else topic.rsplit(".", 1)[-1]
+    columns = {"topic": topic, "kind": _kind(topic), "survey_id": survey_id, "response_id": msg["ResponseID"]}
+    # Stored whole or not at all: ids cut to fit would make two responses one. Qualtrics' ids are
+    # about 17 characters; anything near these limits is not from Qualtrics.
+    for column, value in columns.items():
+        limit = getattr(WebhookEvent._meta.get_field(column), "max_length", None)
+        if limit is not None and len(value) > limit:
+            given = {"topic": "Topic", "kind": "Topic", "survey_id": "SurveyID", "response_id": "ResponseID"}[column]
+            return _answer(400, f"{given} is longer than Muster stores ({limit} characters).")
     try:
         with transaction.atomic():
-            WebhookEvent.objects.create(
-                connection=connection,
-                topic=topic[:300],
-                kind=_kind(topic)[:40],
-                survey_id=str(survey_id)[:100],
-                response_id=msg["ResponseID"][:100],
-                message=msg,
-            )
+            WebhookEvent.objects.create(connection=connection, message=msg, **columns)
     except IntegrityError:
         # Qualtrics may deliver the same event twice; the first one counts.
         pass

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlencode
@@ -92,6 +94,60 @@ class WebhookTestCase(BaseTestCase):
     def test_it_answers_413_to_a_huge_body(self) -> None:
         r = self.post(form({**MSG, "padding": "x" * 70_000}))
         self.assertEqual(r.status_code, 413)
+        self.assertFalse(WebhookEvent.objects.exists())
+
+    def test_it_refuses_a_non_ascii_hmac_with_403(self) -> None:
+        topic = "brand1.surveyengine.completedResponse.SV_1"
+        r = self.post(urlencode({"Topic": topic, "MSG": json.dumps(MSG), "HMAC": "é" * 128}))
+        self.assertEqual(r.status_code, 403)
+        self.assertFalse(WebhookEvent.objects.exists())
+
+    def test_it_stores_a_long_response_id_whole(self) -> None:
+        longest = "R_" + "x" * 98
+        self.assertEqual(self.post(form({**MSG, "ResponseID": longest})).status_code, 200)
+        self.assertEqual(WebhookEvent.objects.get().response_id, longest)
+
+    def test_it_refuses_ids_too_long_to_store_instead_of_cutting_them(self) -> None:
+        # Cut at 100 characters, these two would collapse into one event.
+        for last in "ab":
+            r = self.post(form({**MSG, "ResponseID": "R_" + "x" * 98 + last}))
+            self.assertEqual(r.status_code, 400)
+            self.assertIn("ResponseID", json.loads(r.content)["message"])
+        r = self.post(form({**MSG, "SurveyID": "SV_" + "x" * 98}))
+        self.assertEqual(r.status_code, 400)
+        self.assertIn("SurveyID", json.loads(r.content)["message"])
+        r = self.post(form(MSG, topic="brand1.surveyengine.completedResponse." + "x" * 300))
+        self.assertEqual(r.status_code, 400)
+        self.assertIn("Topic", json.loads(r.content)["message"])
+        self.assertFalse(WebhookEvent.objects.exists())
+
+    def test_it_refuses_a_nul_in_a_signed_event_with_400(self) -> None:
+        for msg in ({**MSG, "ResponseID": "R_1\x00"}, {**MSG, "Extra": {"note": "a\x00b"}}):
+            r = self.post(form(msg))
+            self.assertEqual(r.status_code, 400)
+            self.assertIn("NUL", json.loads(r.content)["message"])
+        self.assertEqual(self.post(form(MSG, topic="brand1.surveyengine.completedResponse.SV_1\x00")).status_code, 400)
+        self.assertFalse(WebhookEvent.objects.exists())
+
+    def test_a_newline_in_the_topic_cannot_forge_a_log_line(self) -> None:
+        forged = "brand1.surveyengine.completedResponse.SV_1\n2026-11-28 10:00:00,000 INFO muster Admin signed in"
+        handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+        assert isinstance(handler, logging.StreamHandler)
+        written = io.StringIO()
+        previous = handler.setStream(written)
+        try:
+            self.post(form(MSG, key="guessed-key", topic=forged))
+        finally:
+            handler.setStream(previous)
+        lines = written.getvalue().splitlines()
+        self.assertEqual([line for line in lines if line.startswith("2026-11-28")], [], "a forged record")
+        self.assertIn("(topic brand1.surveyengine.completedResponse.SV_1\\n2026-11-28 10:00:00,000 INFO", lines[0])
+
+    def test_a_body_of_unknown_length_the_server_cannot_end_gets_411(self) -> None:
+        # Without Content-Length, only a server that ends the stream itself (gunicorn, for chunked
+        # bodies) can say where the body stops; test_webhook_served covers that case.
+        r = self.client.generic("POST", URL, form(MSG), "application/x-www-form-urlencoded", CONTENT_LENGTH="")
+        self.assertEqual(r.status_code, 411)
         self.assertFalse(WebhookEvent.objects.exists())
 
     def test_get_answers_200_and_does_nothing(self) -> None:
