@@ -32,7 +32,20 @@ class Input(Schema):
     def must_be_an_object(cls, data: Any, handler: Any) -> Any:
         if not isinstance(data, dict) and not isinstance(data, cls):
             raise ValueError("The body must be a JSON object.")
+        if _holds_nul(data):
+            # No column holds one (PostgreSQL refuses it): say so, as Django's form fields do.
+            raise ValueError("The body holds a NUL character (\\u0000), which no value can hold.")
         return handler(data)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _not_bool_or_text(value: Any) -> Any:

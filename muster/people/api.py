@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import BeforeValidator
 
@@ -212,7 +212,9 @@ def write_values(viewer: Viewer, request: HttpRequest, person: Person, parsed: d
 
 
 @router.get("/people", response={200: PersonPage, **BODY_ERRORS}, summary="List people, filtered")
-def list_people(request: HttpRequest, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+def list_people(
+    request: HttpRequest, page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200)
+) -> dict[str, Any]:
     """Filters are query parameters, ANDed: `name`, `email`, `p.<key>` (text contains, option code or
     label, yes/no), `p.<key>.min` / `p.<key>.max` (number, date), `p.<key>.is=empty|not_empty`."""
     user = require(request, Capability.VIEW)
@@ -222,7 +224,7 @@ def list_people(request: HttpRequest, page: int = 1, page_size: int = 50) -> dic
     if filters.errors:
         raise HttpError(403 if "PII" in filters.errors[0] else 422, filters.errors[0])
     people = filters.apply(people_with_emails().order_by("-created", "-id"))
-    current = page_of(people, page, max(1, min(page_size, 200)), filtered=bool(filters.items))
+    current = page_of(people, page, page_size, filtered=bool(filters.items), exact=True)
     paginator = current.paginator
     values = pv.values_of(current.object_list, props)
     return {

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import Count, Q, QuerySet, Window
 
 from muster.people.models import Person, PersonEmail, Property, PropertyType, PropertyValue
@@ -88,26 +88,36 @@ def in_range(prop: Property, bounds: Mapping[str, Any]) -> Q:
     return Q(id__in=PropertyValue.objects.filter(property=prop, **lookups).values("person_id"))
 
 
-def page_of(people: QuerySet[Person], number: Any, per_page: int, *, filtered: bool) -> Page:
+# SQLite and PostgreSQL hold OFFSET in a signed 64-bit integer; no list gets near it.
+_LARGEST_OFFSET = 2**63 - 1
+
+
+def page_of(people: QuerySet[Person], number: Any, per_page: int, *, filtered: bool, exact: bool = False) -> Page:
     """A page of people with the number of people found, as Django's `Paginator.get_page` gives.
 
     Filtered, the count rides on the page query as COUNT(*) OVER (): the database finds and sorts
     the matches once, instead of once to count them and again to cut the page. Unfiltered, a plain
     count and an index-ordered page are cheaper, so the stock paginator does both.
+
+    Pages show the nearest page to an unusable number, as `get_page` does. `exact` (the API, whose
+    callers pass a number of 1 or more) gives the page asked for instead: past the last, it is empty.
     """
     paginator = Paginator(people, per_page)
-    if not filtered:
-        return paginator.get_page(number)
     try:
         wanted = int(number)
     except (TypeError, ValueError):
         wanted = 1
-    if wanted >= 1:
-        bottom = (wanted - 1) * per_page
+    bottom = (wanted - 1) * per_page
+    if filtered and bottom >= 0 and bottom + per_page <= _LARGEST_OFFSET:
         rows = list(people.annotate(found_total=Window(Count("id")))[bottom : bottom + per_page])
         if rows:
             paginator.__dict__["count"] = rows[0].found_total  # Paginator.count is a cached property.
             return Page(rows, wanted, paginator)
+    if exact:
+        try:
+            return paginator.page(wanted)
+        except EmptyPage:
+            return Page([], wanted, paginator)
     # Past the last page, or nothing found: the stock paginator picks the page to show.
     return paginator.get_page(number)
 
@@ -118,6 +128,11 @@ def parse_filters(params: Mapping[str, list[str]], properties: Iterable[Property
     items: list[Filter] = []
     errors: list[str] = []
     for param, given in params.items():
+        if (param in RESERVED or param.startswith("p.")) and any("\x00" in text for text in (param, *given)):
+            # A NUL cannot be stored, so it can match nothing: say so rather than drop it.
+            shown_param = param.replace("\x00", "\\0")
+            errors.append(f"The filter “{shown_param}” holds a NUL character (\\0), which no value can hold.")
+            continue
         given = [g for g in given if g.strip()]
         if not given:
             continue
