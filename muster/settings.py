@@ -121,7 +121,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Django's sign-in form posts the email as "username" (our USERNAME_FIELD is email).
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "muster.accounts.views.locked_out"
 AXES_VERBOSE = False
 
 TEMPLATES = [
@@ -169,7 +169,6 @@ CACHES = {
 if MUSTER_REDIS_URL:
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": MUSTER_REDIS_URL}
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_VIEW = "muster.front.views.rate_limited"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 

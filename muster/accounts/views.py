@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,20 +15,20 @@ from django.urls import reverse_lazy
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from muster.accounts import forms
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.models import ApiToken, User
 from muster.accounts.roles import Capability, Role
+from muster.ratelimits import limit
 
-sign_in = ratelimit(key="ip", rate="30/m", method="POST", block=True)(
+sign_in = limit("sign-in", "30/m", method="POST")(
     auth_views.LoginView.as_view(
         template_name="accounts/sign_in.html", authentication_form=forms.SignInForm, redirect_authenticated_user=True
     )
 )
 sign_out = auth_views.LogoutView.as_view()
-password_reset = ratelimit(key="ip", rate="10/h", method="POST", block=True)(
+password_reset = limit("password-reset", "10/h", method="POST")(
     auth_views.PasswordResetView.as_view(
         template_name="accounts/password_reset.html",
         email_template_name="accounts/password_reset_email.txt",
@@ -42,6 +43,13 @@ password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: object) -> HttpResponse:
+    """Axes' lockout page, with Retry-After: each attempt while locked out restarts the cool-off."""
+    response = render(request, "accounts/locked_out.html", status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME * 3600))
+    return response
 
 
 def send_set_password_email(request: HttpRequest, user: User) -> None:

@@ -17,10 +17,6 @@ def settings_index(request: HttpRequest) -> HttpResponse:
     return render(request, "front/settings.html", {"section": "settings"})
 
 
-def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "429.html", status=429)
-
-
 def server_error(request: HttpRequest) -> HttpResponse:
     # No request data in the page: a 500 must not echo what was posted.
     return render(request, "500.html", status=500)

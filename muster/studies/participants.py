@@ -6,6 +6,7 @@ A participant's status changes two ways: `move`, a person's decision, follows TR
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -213,3 +214,12 @@ def counts_by_status(study: Study) -> dict[str, int]:
     )
     found = {r["status"]: r["n"] for r in rows}
     return {s: found.get(s, 0) for s in S.values}
+
+
+def is_participant_id(value: str) -> bool:
+    """Whether `value` is the Participant ID of someone in a study (DESIGN §5.4)."""
+    # Checked for shape first: 26 base32 characters, so nothing else (a NUL) reaches the database.
+    return bool(_PARTICIPANT_ID.fullmatch(value)) and StudyParticipant.objects.filter(participant_id=value).exists()
+
+
+_PARTICIPANT_ID = re.compile(r"[A-Z2-7]{26}")

@@ -6,13 +6,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect, forms
 from muster.integrations.qualtrics.models import QualtricsConnection
+from muster.ratelimits import over, too_many_requests
+from muster.studies.participants import is_participant_id
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)
@@ -177,11 +178,15 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
     return render(request, "qualtrics/surveys.html", context)
 
 
-@ratelimit(key="ip", rate="60/m", block=True)
 def survey_return(request: HttpRequest) -> HttpResponse:
     """Where every Qualtrics form's end of survey sends the participant back (DESIGN §5.4).
 
     It thanks them and shows nothing of their answers. Fetching the response right away, for a
     real Participant ID of a study using the survey, comes with response ingestion.
     """
+    # A participant coming back is never turned away; guessing Participant IDs is slowed down.
+    if not is_participant_id(request.GET.get("pid", "")):
+        seconds = over(request, "qualtrics-return", "60/m")
+        if seconds:
+            return too_many_requests(request, seconds)
     return render(request, "qualtrics/return.html")

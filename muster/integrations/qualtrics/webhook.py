@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.timezone import now
 from django.views.decorators.csrf import csrf_exempt
-from django_ratelimit.core import is_ratelimited
 
 from muster.integrations.qualtrics.models import QualtricsConnection, WebhookEvent
+from muster.ratelimits import over
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,11 @@ def receive(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Muster's Qualtrics webhook. Qualtrics posts events here.", content_type="text/plain")
     if request.method != "POST":
         return _answer(405, "Use POST.")
-    if is_ratelimited(request, group="qualtrics-webhook", key="ip", rate="1200/m", increment=True):
-        return _answer(429, "Too many requests.")
+    seconds = over(request, "qualtrics-webhook", "1200/m")
+    if seconds:
+        response = _answer(429, f"Too many requests: try again in {seconds} s.")
+        response["Retry-After"] = str(seconds)
+        return response
     try:
         body = _read_body(request)
     except BodyRefused as e:
