@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from muster import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(config.env("MUSTER_DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR = config.data_dir("MUSTER_DATA_DIR", str(BASE_DIR / "data"))
 
 DEBUG = config.envbool("MUSTER_DEBUG", "False")
 
-SECRET_KEY = config.envsecret("MUSTER_SECRET_KEY") or config.read_or_create(
-    DATA_DIR / "secret_key", config.new_secret_key()
+SECRET_KEY = (
+    config.secret_key(config.envsecret("MUSTER_SECRET_KEY"))
+    if config.is_set("MUSTER_SECRET_KEY")
+    else config.read_or_create(DATA_DIR / "secret_key", config.new_secret_key())
 )
 MUSTER_ENCRYPTION_KEYS = config.encryption_keys(
     config.envsecret("MUSTER_ENCRYPTION_KEYS")
@@ -52,12 +52,12 @@ MUSTER_QUALTRICS_CALLS_PER_MINUTE = config.envint("MUSTER_QUALTRICS_CALLS_PER_MI
 MUSTER_API_CALLS_PER_MINUTE = config.envint("MUSTER_API_CALLS_PER_MINUTE", "600", minimum=1)
 
 vars().update(config.email_settings(config.env("MUSTER_EMAIL_URL"), DATA_DIR))
-DEFAULT_FROM_EMAIL = config.env("MUSTER_FROM_EMAIL", "research@localhost")
+DEFAULT_FROM_EMAIL = config.from_email(config.env("MUSTER_FROM_EMAIL", "research@localhost"))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 MUSTER_REDIS_URL = config.env("MUSTER_REDIS_URL")
-if MUSTER_REDIS_URL and urlsplit(MUSTER_REDIS_URL).scheme not in ("redis", "rediss"):
-    raise ImproperlyConfigured("MUSTER_REDIS_URL must start with redis:// or rediss://.")
+if MUSTER_REDIS_URL:
+    config.redis_url(MUSTER_REDIS_URL)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -142,9 +142,7 @@ TEMPLATES = [
 ]
 
 _sqlite_path = DATA_DIR / "muster.sqlite3"
-DATABASES = {
-    "default": dj_database_url.parse(config.envsecret("DATABASE_URL") or f"sqlite:///{_sqlite_path}", conn_max_age=60)
-}
+DATABASES = {"default": config.database(config.envsecret("DATABASE_URL"), _sqlite_path)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -154,8 +152,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
-elif DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql",):
-    raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgres:// address.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The database cache is shared by every process (web, workers, scheduler): rate limits and the
