@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -14,17 +13,10 @@ from django.utils.timezone import now
 
 from muster.crypto import Secret
 from muster.integrations.qualtrics import budget, client
+from muster.integrations.qualtrics.tests.recorded import recorded_json
 from muster.test import BaseTestCase
 
-RECORDED = Path(__file__).resolve().parents[4].parent / "shared" / "qualtrics" / "recorded"
 TOKEN = "a-service-token-that-must-stay-home"
-
-
-def recorded(name: str) -> Any:
-    path = RECORDED / name
-    if not path.exists():
-        pytest.skip(f"The recorded Qualtrics payloads are not at {RECORDED}")
-    return json.loads(path.read_text())
 
 
 def account(
@@ -52,14 +44,14 @@ def no_sleep() -> Any:
 
 class TestRecordedPayloads:
     def test_the_survey_list_parses(self) -> None:
-        body = recorded("qualtRics__GET_surveys__list.json")
+        body = recorded_json("qualtRics__GET_surveys__list.json")
         page = client.parse(client.Page, body["result"], "page")
         surveys = [client.parse(client.SurveySummary, e, "survey") for e in page.elements]
         assert surveys[0].id.startswith("SV_")
         assert surveys[0].is_active in (True, False)
 
     def test_the_old_paginated_survey_list_parses(self) -> None:
-        data = recorded("CambridgeEducation__GET_surveys__list_pagination_nextPage.json")
+        data = recorded_json("CambridgeEducation__GET_surveys__list_pagination_nextPage.json")
         pages = [p for p in _bodies(data) if "result" in p]
         assert pages
         for body in pages:
@@ -68,26 +60,26 @@ class TestRecordedPayloads:
                 client.parse(client.SurveySummary, element, "survey")
 
     def test_the_survey_definition_parses(self) -> None:
-        body = recorded("qualtRics__GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json")
+        body = recorded_json("qualtRics__GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json")
         definition = client.parse(client.SurveyDefinition, body["result"], "definition")
         assert definition.survey_id == "SV_3gbwq8aJgqPwQDP"
         assert definition.questions
         assert definition.brand_base_url
 
     def test_the_event_subscription_payloads_parse(self) -> None:
-        created = recorded("kyma-connector-tools__POST_API_v3_eventsubscriptions.json")
+        created = recorded_json("kyma-connector-tools__POST_API_v3_eventsubscriptions.json")
         assert client.parse(client.Created, created["result"], "subscription").id.startswith("SUB_")
-        listed = recorded("kyma-connector-tools__GET_API_v3_eventsubscriptions.json")
+        listed = recorded_json("kyma-connector-tools__GET_API_v3_eventsubscriptions.json")
         page = client.parse(client.Page, listed["result"], "page")
         for element in page.elements:
             client.parse(client.EventSubscription, element, "subscription")
-        for body in _bodies(recorded("CambridgeEducation__eventsubscriptions_create-get-list-delete.json")):
+        for body in _bodies(recorded_json("CambridgeEducation__eventsubscriptions_create-get-list-delete.json")):
             result = body.get("result")
             if isinstance(result, dict) and "topics" in result:
                 client.parse(client.EventSubscription, result, "subscription")
 
     def test_the_export_life_cycle_parses(self) -> None:
-        data = recorded("qualtRics__export-responses_lifecycle_start-progress-file.json")
+        data = recorded_json("qualtRics__export-responses_lifecycle_start-progress-file.json")
         seen = set()
         for body in _bodies(data):
             result = body.get("result")
@@ -99,7 +91,7 @@ class TestRecordedPayloads:
         assert {"inProgress", "complete"} <= seen
 
     def test_both_recorded_error_envelopes_give_their_message_and_code(self) -> None:
-        data = recorded("CambridgeEducation__error-responses.json")
+        data = recorded_json("CambridgeEducation__error-responses.json")
         bodies = [b for b in _bodies(data) if isinstance(b.get("meta"), dict)]
         assert bodies
         for body in bodies:

@@ -4,19 +4,17 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
 from django.http import HttpResponse
 from django.test import Client
 
 from muster.crypto import Secret
 from muster.integrations.qualtrics.models import QualtricsConnection, WebhookEvent
+from muster.integrations.qualtrics.tests.recorded import recorded_path
 from muster.integrations.qualtrics.webhook import sign
 from muster.test import BaseTestCase
 
-RECORDED = Path(__file__).resolve().parents[4].parent / "shared" / "qualtrics" / "recorded"
 URL = "/integrations/qualtrics/webhook/"
 KEY = "a-shared-key-only-muster-and-qualtrics-know"
 
@@ -160,9 +158,7 @@ class WebhookTestCase(BaseTestCase):
         self.assertEqual(self.post(form(MSG)).status_code, 403)
 
     def test_it_accepts_the_recorded_qualtrics_body_byte_for_byte(self) -> None:
-        raw = RECORDED / "kyma-connector-tools__webhook_completedResponse_form-urlencoded_with-HMAC.txt"
-        if not raw.exists():
-            pytest.skip(f"The recorded Qualtrics payloads are not at {RECORDED}")
+        raw = recorded_path("kyma-connector-tools__webhook_completedResponse_form-urlencoded_with-HMAC.txt")
         self.connection.shared_key = Secret("kyma4ever")
         self.connection.save()
         r = self.post(raw.read_text().strip())
@@ -178,9 +174,7 @@ class WebhookTestCase(BaseTestCase):
 
 
 def test_the_signature_reproduces_the_recorded_qualtrics_hmac() -> None:
-    decoded = RECORDED / "kyma-connector-tools__webhook_completedResponse_decoded.json"
-    if not decoded.exists():
-        pytest.skip(f"The recorded Qualtrics payloads are not at {RECORDED}")
+    decoded = recorded_path("kyma-connector-tools__webhook_completedResponse_decoded.json")
     text = decoded.read_text()
     data = json.loads(text)
     vectors = []

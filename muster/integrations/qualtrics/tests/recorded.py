@@ -1,0 +1,34 @@
+"""Real Qualtrics payloads from ../shared/qualtrics/recorded/ (they are never copied into the repo).
+
+On a developer's machine a test that needs them is skipped when the folder is missing; under
+`CI=true` it fails instead, so CI can never pass by skipping the contract tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RECORDED = Path(__file__).resolve().parents[4].parent / "shared" / "qualtrics" / "recorded"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def recorded_path(name: str, folder: Path = RECORDED) -> Path:
+    path = folder / name
+    if not path.exists():
+        message = f"The recorded Qualtrics payload {name} is not in {folder}"
+        if in_ci():
+            pytest.fail(f"{message}; under CI=true a contract test fails rather than skips.", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+def recorded_json(name: str) -> Any:
+    return json.loads(recorded_path(name).read_text())
