@@ -98,6 +98,14 @@ class QualtricsUnavailable(QualtricsError):
     permanent = False
 
 
+class QualtricsNotReady(QualtricsError):
+    """HTTP 202 to a GET: what was asked for exists but is not available yet. A single response
+    fetched right after its webhook answers so (REFERENCE §13). Transient, but for minutes, not
+    seconds: the client does not wait for it; callers try again later."""
+
+    permanent = False
+
+
 class HostNotAllowed(QualtricsError):
     """A URL outside MUSTER_QUALTRICS_ALLOWED_HOSTS: no token is sent there."""
 
@@ -180,7 +188,12 @@ def redact_url(url: str) -> str:
 
 @dataclass
 class Account:
-    """Where and as whom calls go. `budget` is called before each request (see budget.py)."""
+    """Where and as whom calls go. `budget` is called before each request (see budget.py).
+
+    An account holds one HTTP client, opened on its first call and reused by every later one
+    (one connection pool, so consecutive calls skip the TCP and TLS handshakes). Close it when
+    done: `with account:` or `account.close()`.
+    """
 
     base_url: str
     token: Secret
@@ -190,9 +203,27 @@ class Account:
     on_invalid_token: Callable[[QualtricsError], None] | None = None
     notices: list[str] = field(default_factory=list)
     transport: httpx.BaseTransport | None = None
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._client is None or self._client.is_closed:
+            self._client = _http(self)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Account:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _http(account: Account) -> httpx.Client:
@@ -207,8 +238,7 @@ def _request_once(account: Account, method: str, url: str, json: Any = None) -> 
         account.budget()
     headers = {"X-API-TOKEN": account.token.value, "Accept": "application/json"}
     try:
-        with _http(account) as http:
-            response = http.request(method, url, headers=headers, json=json)
+        response = account.http.request(method, url, headers=headers, json=json)
     except httpx.TimeoutException as e:
         raise QualtricsUnavailable(f"Qualtrics did not answer in time ({type(e).__name__}).", url=url) from None
     except httpx.TransportError as e:
@@ -231,6 +261,9 @@ def request(account: Account, method: str, path_or_url: str, json: Any = None) -
                 logger.info("Qualtrics retry %s: %s %s", attempt.num, method, redact_url(url))
             response = _request_once(account, method, url, json)
     assert response is not None
+    if response.status_code == 202 and method == "GET":
+        # A GET answered 202 carries no resource, only "not yet available" (REFERENCE §13).
+        raise QualtricsNotReady(_not_ready_message(response), 202, url=redact_url(url))
     if not response.content:
         return {}
     try:
@@ -241,6 +274,15 @@ def request(account: Account, method: str, path_or_url: str, json: Any = None) -
         raise UnexpectedPayload("Qualtrics answered with JSON that is not an object.", response.status_code)
     _note_notice(account, body)
     return body
+
+
+def _not_ready_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        message = (body.get("result") or {}).get("message") or (body.get("meta") or {}).get("notice")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else "Qualtrics says this is not available yet; try again later."
 
 
 def _note_notice(account: Account, body: dict[str, Any]) -> None:
@@ -393,7 +435,8 @@ def get_survey_definition(account: Account, survey_id: str) -> SurveyDefinition:
 
 
 def get_response(account: Account, survey_id: str, response_id: str) -> SingleResponse:
-    # Reference: GET /surveys/{surveyId}/responses/{responseId}; REFERENCE §7.2
+    # Reference: GET /surveys/{surveyId}/responses/{responseId}; REFERENCE §7.2. Right after its
+    # event it may answer 202 "not yet available" (QualtricsNotReady) or 404: both transient (§13).
     body = request(account, "GET", f"surveys/{survey_id}/responses/{response_id}")
     return parse(SingleResponse, result(body), "response")
 
@@ -441,6 +484,12 @@ def create_subscription(account: Account, *, topics: str, publication_url: str, 
     return parse(Created, result(request(account, "POST", "eventsubscriptions", json=body)), "subscription").id
 
 
+def list_subscriptions(account: Account) -> list[EventSubscription]:
+    # Reference: GET /eventsubscriptions — every subscription of the brand, {elements, nextPage}
+    # (brand administrators only); REFERENCE §8
+    return [parse(EventSubscription, e, "subscription") for e in _pages(account, "eventsubscriptions")]
+
+
 def get_subscription(account: Account, subscription_id: str) -> EventSubscription:
     # Reference: GET /eventsubscriptions/{id}; REFERENCE §8
     body = request(account, "GET", f"eventsubscriptions/{subscription_id}")
@@ -479,8 +528,7 @@ def download_export(account: Account, survey_id: str, file_id: str, directory: P
     try:
         with (
             open(fd, "wb") as f,
-            _http(account) as http,
-            http.stream("GET", url, headers={"X-API-TOKEN": account.token.value}) as r,
+            account.http.stream("GET", url, headers={"X-API-TOKEN": account.token.value}) as r,
         ):
             if r.status_code >= 400:
                 r.read()

@@ -21,6 +21,9 @@ SENSITIVE_KEY = re.compile(
     r"(email|ipaddress|latitude|longitude|name|token|password|externaldatareference|recipient|_text$|^qid\d+_\d+$|url)",
     re.IGNORECASE,
 )
+POLL_SECONDS = 2.0
+EXPORT_TIMEOUT = 120.0
+NOT_READY_TIMEOUT = 60.0
 KEEP_KEYS = {"surveyname", "questiontype", "selector", "subselector", "datacenter", "brandbaseurl"}
 
 
@@ -53,10 +56,16 @@ class Probe:
         (self.out / name).write_bytes(orjson.dumps(redact(body), option=orjson.OPT_INDENT_2))
 
     def step(self, name: str, run: Callable[[], str]) -> bool:
+        """Runs one step; any failure is reported as that step's and the probe goes on."""
         try:
             detail = run()
         except client.QualtricsError as e:
             self.steps.append(Step(name, False, str(e)))
+            return False
+        except Exception as e:
+            # Whatever else breaks (a payload Muster did not expect, a bad zip, a full disk) is
+            # exactly what the probe is there to find: say so and go on with the next step.
+            self.steps.append(Step(name, False, f"unexpected {type(e).__name__}: {e}"))
             return False
         self.steps.append(Step(name, True, detail))
         return True
@@ -95,14 +104,18 @@ class Probe:
         def export() -> str:
             if not self.survey_id:
                 raise client.QualtricsError("No active survey to export.")
-            progress = client.start_export(self.account, self.survey_id, {"format": "json", "limit": 10})
-            deadline = time.monotonic() + 120
+            started = client.start_export(self.account, self.survey_id, {"format": "json", "limit": 10})
+            # Only the start names the progress id; the progress answers do not repeat it.
+            progress_id = started.progress_id
+            if not progress_id:
+                raise client.UnexpectedPayload("The export started without a progressId.")
+            progress = started
+            deadline = time.monotonic() + EXPORT_TIMEOUT
             while progress.status not in ("complete", "failed"):
                 if time.monotonic() > deadline:
-                    raise client.QualtricsUnavailable("The export did not finish in 2 minutes.")
-                time.sleep(2)
-                assert progress.progress_id is not None
-                progress = client.export_progress(self.account, self.survey_id, progress.progress_id)
+                    raise client.QualtricsUnavailable(f"The export did not finish in {EXPORT_TIMEOUT:.0f} seconds.")
+                time.sleep(POLL_SECONDS)
+                progress = client.export_progress(self.account, self.survey_id, progress_id)
             if progress.status != "complete" or not progress.file_id:
                 raise client.QualtricsError(f"The export ended {progress.status}.")
             path = client.download_export(self.account, self.survey_id, progress.file_id, self.out / "tmp")
@@ -119,7 +132,17 @@ class Probe:
             if not response_ids:
                 raise client.QualtricsError("The export held no response to fetch singly.")
             assert self.survey_id is not None
-            body = self.raw(f"surveys/{self.survey_id}/responses/{response_ids[0]}")
+            path = f"surveys/{self.survey_id}/responses/{response_ids[0]}"
+            deadline = time.monotonic() + NOT_READY_TIMEOUT
+            while True:
+                try:
+                    body = self.raw(path)
+                    break
+                except client.QualtricsNotReady:
+                    # 202 "not yet available" is transient (REFERENCE §13): ask again a little later.
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(POLL_SECONDS)
             self.save("single-response.json", body)
             r = client.parse(client.SingleResponse, client.result(body), "response")
             return f"{r.response_id}: {len(r.values)} values, {len(r.labels)} labels"

@@ -28,6 +28,8 @@ def a_definition(name: str = "Checkout study") -> dict[str, Any]:
 class SandboxMixin:
     sandbox: ClassVar[SandboxServer]
     allowed: ClassVar[override_settings]
+    # Knobs of the sandbox this test class runs against (e.g. {"export_seconds": 6}).
+    sandbox_options: ClassVar[dict[str, Any]] = {}
     brand: dict[str, Any]
 
     @classmethod
@@ -42,7 +44,7 @@ class SandboxMixin:
 
     @classmethod
     def start_sandbox(cls) -> None:
-        cls.sandbox = SandboxServer(webhook_retry_seconds=0.1).__enter__()
+        cls.sandbox = SandboxServer(**{"webhook_retry_seconds": 0.1, **cls.sandbox_options}).__enter__()
         netloc = urlsplit(cls.sandbox.url).netloc
         cls.allowed = override_settings(MUSTER_QUALTRICS_ALLOWED_HOSTS=["*.qualtrics.com", netloc])
         cls.allowed.enable()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 from unittest import mock
 
 import httpx
@@ -178,6 +180,81 @@ class TestErrors:
 
         with pytest.raises(client.QualtricsUnavailable):
             client.whoami(account(handler))
+
+
+class TestNotYetAvailable:
+    def test_a_single_response_answered_202_is_transient_not_a_bad_payload(self) -> None:
+        calls = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            # Qualtrics' own spec for GET /surveys/{surveyId}/responses/{responseId} (REFERENCE §13).
+            body = {
+                "result": {"message": "The Survey Response is not yet available. Please try again later."},
+                "meta": {"httpStatus": "202 - Accepted", "requestId": "r"},
+            }
+            return httpx.Response(202, json=body)
+
+        with pytest.raises(client.QualtricsNotReady) as caught:
+            client.get_response(account(handler), "SV_1", "R_1")
+        assert caught.value.message == "The Survey Response is not yet available. Please try again later."
+        assert caught.value.permanent is False
+        assert not isinstance(caught.value, client.UnexpectedPayload)
+        # Not retried on the spot: it may take minutes, so callers try again later.
+        assert len(calls) == 1
+
+    def test_a_202_without_a_message_still_says_what_it_means(self) -> None:
+        with pytest.raises(client.QualtricsNotReady, match="not available yet"):
+            client.get_response(account(lambda r: httpx.Response(202)), "SV_1", "R_1")
+
+    def test_the_response_arrives_once_it_is_available(self) -> None:
+        answers = [httpx.Response(202), ok({"responseId": "R_1", "values": {"QID1": 1}})]
+        a = account(lambda r: answers.pop(0))
+        with pytest.raises(client.QualtricsNotReady):
+            client.get_response(a, "SV_1", "R_1")
+        assert client.get_response(a, "SV_1", "R_1").values == {"QID1": 1}
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Qualtrics' servers offer
+    peers: ClassVar[list[tuple[str, int]]] = []
+
+    def do_GET(self) -> None:
+        self.peers.append(self.client_address)
+        body = json.dumps({"result": {"brandId": "b", "userId": "UR_1"}, "meta": {}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class TestOneHttpClientPerAccount:
+    @pytest.fixture
+    def server(self) -> Any:
+        _CountingHandler.peers = []
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield server
+        server.shutdown()
+        server.server_close()
+
+    def test_calls_on_one_account_reuse_one_connection_until_it_is_closed(self, server: Any) -> None:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        with override_settings(MUSTER_QUALTRICS_ALLOWED_HOSTS=[host]):
+            with client.Account(base_url=f"http://{host}", token=Secret(TOKEN)) as a:
+                for _ in range(3):
+                    client.whoami(a)
+            assert len(_CountingHandler.peers) == 3
+            assert len(set(_CountingHandler.peers)) == 1, _CountingHandler.peers
+            # Closed on leaving the block: a later call opens a new connection.
+            client.whoami(a)
+            a.close()
+        assert len(set(_CountingHandler.peers)) == 2
 
 
 class TestAllowedHosts:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -12,7 +13,7 @@ from muster.integrations.qualtrics.probe import redact
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
 
 
-class ProbeTestCase(SandboxTestCase):
+class Probing(SandboxTestCase):
     def probe(self, out: Path, token: str) -> str:
         stdout = io.StringIO()
         with mock.patch.dict(os.environ, {"QUALTRICS_API_TOKEN": token}):
@@ -22,6 +23,8 @@ class ProbeTestCase(SandboxTestCase):
                 stdout.write(f"\nCommandError: {e}")
         return stdout.getvalue()
 
+
+class ProbeTestCase(Probing):
     def test_it_checks_every_call_and_saves_redacted_payloads(self) -> None:
         survey = self.add_survey()
         self.control(
@@ -44,6 +47,19 @@ class ProbeTestCase(SandboxTestCase):
         single = json.loads((out / "single-response.json").read_text())
         self.assertEqual(single["result"]["values"]["QID1"], 2)
 
+    def test_a_step_that_breaks_unexpectedly_is_reported_and_the_others_still_run(self) -> None:
+        survey = self.add_survey()
+        self.control("POST", f"/_sandbox/surveys/{survey}/respond", {"values": {"QID1": 1}, "finished": True})
+        out = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
+        with mock.patch("muster.integrations.qualtrics.probe.zipfile") as broken:
+            broken.ZipFile.side_effect = zipfile.BadZipFile("File is not a zip file")
+            report = self.probe(out, self.brand["adminToken"])
+        self.assertIn("FAIL a 10-response export: unexpected BadZipFile: File is not a zip file", report)
+        for name in ("whoami", "survey list", "one definition"):
+            self.assertIn(f"ok   {name}", report)
+        self.assertIn("FAIL one single response", report)
+        self.assertIn("CommandError: 2 step(s) failed", report)
+
     def test_it_reports_a_refused_token_and_fails(self) -> None:
         out = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
         report = self.probe(out, "not-a-token")
@@ -62,3 +78,17 @@ def test_redaction_keeps_shapes_and_drops_personal_values() -> None:
             "QID5_1": 0,
         }
     }
+
+
+class SlowExportProbeTestCase(Probing):
+    # Real exports take seconds: the probe polls several times and keeps the progress id.
+    sandbox_options = {"export_seconds": 6}
+
+    def test_it_waits_for_an_export_slower_than_one_poll(self) -> None:
+        survey = self.add_survey()
+        self.control("POST", f"/_sandbox/surveys/{survey}/respond", {"values": {"QID1": 2}, "finished": True})
+        out = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
+        report = self.probe(out, self.brand["adminToken"])
+        self.assertNotIn("FAIL", report, report)
+        self.assertIn("ok   a 10-response export: 1 responses", report)
+        self.assertIn("ok   one single response", report)

@@ -33,9 +33,10 @@ class Command(BaseCommand):
             raise CommandError(f"{base_url} is not in MUSTER_QUALTRICS_ALLOWED_HOSTS.")
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = Path(options["out"] or f"qualtrics-probe-{stamp}")
-        probe = Probe(client.Account(base_url=base_url, token=Secret(raw)), out, options["survey"])
+        with client.Account(base_url=base_url, token=Secret(raw)) as account:
+            steps = Probe(account, out, options["survey"]).run()
         failed = 0
-        for step in probe.run():
+        for step in steps:
             mark = "ok  " if step.ok else "FAIL"
             failed += not step.ok
             self.stdout.write(f"{mark} {step.name}: {step.detail}")
