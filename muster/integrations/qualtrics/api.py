@@ -15,7 +15,7 @@ from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Error, Input
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect
-from muster.integrations.qualtrics.models import QualtricsConnection
+from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
 
 router = Router(tags=["qualtrics"])
 
@@ -62,6 +62,8 @@ class DisconnectIn(Input):
 
 
 class ConnectionOut(Schema):
+    # `connected` is false both before any connection and after a disconnect; then `status` is
+    # "disconnected" and the fields describe the connection as it was.
     connected: bool
     code: str | None = None
     status: str | None = None
@@ -76,11 +78,14 @@ class ConnectionOut(Schema):
     connected_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_checked_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    disconnected_by: str | None = None
     warnings: list[str] = []
 
 
 class DisconnectOut(Schema):
     remove_by_hand: list[str]
+    connection: ConnectionOut
 
 
 class SurveyOut(Schema):
@@ -100,7 +105,7 @@ def _out(connection: QualtricsConnection | None) -> ConnectionOut:
     if connection is None:
         return ConnectionOut(connected=False)
     return ConnectionOut(
-        connected=True,
+        connected=connection.is_live,
         code=str(connection.code),
         status=connection.status,
         status_reason=connection.status_reason,
@@ -114,12 +119,14 @@ def _out(connection: QualtricsConnection | None) -> ConnectionOut:
         connected_at=connection.connected_at,
         last_webhook_at=connection.last_webhook_at,
         last_checked_at=connection.last_checked_at,
+        disconnected_at=connection.disconnected_at,
+        disconnected_by=connection.disconnected_by.email if connection.disconnected_by else None,
         warnings=list(connection.warnings),
     )
 
 
 def _connection() -> QualtricsConnection:
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     if connection is None:
         raise HttpError(409, "Muster is not connected to Qualtrics.")
     return connection
@@ -137,13 +144,13 @@ WITH_CONFLICT: dict[int, Any] = {**BODY_ERRORS, 409: Error, 502: Error}
 @router.get("", response={200: ConnectionOut, **ERRORS}, summary="Connection status")
 def status(request: HttpRequest) -> ConnectionOut:
     require(request, Capability.MANAGE_INTEGRATIONS)
-    return _out(QualtricsConnection.objects.select_related("connected_by").first())
+    return _out(current_connection() or last_disconnected())
 
 
 @router.post("/connect", response={201: ConnectionOut, **WITH_CONFLICT}, summary="Connect to a Qualtrics brand")
 def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, ConnectionOut]:
     user = require(request, Capability.MANAGE_INTEGRATIONS)
-    if QualtricsConnection.objects.exists():
+    if current_connection() is not None:
         raise HttpError(409, "Muster is connected already; disconnect first.")
     try:
         outcome = connect.connect(
@@ -192,15 +199,15 @@ def repair_route(request: HttpRequest, body: AdminTokenIn) -> ConnectionOut:
 
 @router.delete("", response={200: DisconnectOut, **WITH_CONFLICT}, summary="Disconnect")
 def disconnect_route(request: HttpRequest, body: DisconnectIn | None = None) -> DisconnectOut:
-    require(request, Capability.MANAGE_INTEGRATIONS)
+    user = require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
     try:
         left = connect.disconnect(
-            connection, Secret(body.brand_admin_token) if body and body.brand_admin_token else None
+            connection, Secret(body.brand_admin_token) if body and body.brand_admin_token else None, by=user
         )
     except (connect.ConnectError, client.QualtricsError) as e:
         raise _fail(e) from None
-    return DisconnectOut(remove_by_hand=left)
+    return DisconnectOut(remove_by_hand=left, connection=_out(connection))
 
 
 @router.get("/surveys", response={200: list[SurveyOut], **WITH_CONFLICT}, summary="Active surveys Muster can use")
@@ -210,7 +217,8 @@ def surveys_route(request: HttpRequest) -> list[SurveyOut]:
     if connection.is_broken:
         raise HttpError(409, f"The Qualtrics connection is broken: {connection.status_reason}")
     try:
-        surveys = client.list_surveys(connect.connection_account(connection))
+        with connect.connection_account(connection) as account:
+            surveys = client.list_surveys(account)
     except client.QualtricsError as e:
         raise _fail(e) from None
     return [SurveyOut(id=s.id, name=s.name, last_modified=s.last_modified) for s in surveys if s.is_active]

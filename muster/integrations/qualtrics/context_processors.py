@@ -3,12 +3,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from muster.accounts.roles import Capability, can
-from muster.integrations.qualtrics.models import ConnectionStatus, QualtricsConnection
+from muster.integrations.qualtrics.models import current_connection
 
 
 def broken_connection(request: HttpRequest) -> dict[str, object]:
     """A banner for those who can repair a broken Qualtrics connection."""
     if not can(getattr(request, "user", None), Capability.MANAGE_INTEGRATIONS):
         return {}
-    broken = QualtricsConnection.objects.filter(status=ConnectionStatus.BROKEN).first()
-    return {"qualtrics_broken": broken}
+    connection = current_connection()
+    return {"qualtrics_broken": connection if connection is not None and connection.is_broken else None}

@@ -14,9 +14,9 @@ logger = logging.getLogger(__name__)
 @task()
 def check_connection() -> str:
     from muster.integrations.qualtrics import client, connect
-    from muster.integrations.qualtrics.models import QualtricsConnection
+    from muster.integrations.qualtrics.models import current_connection
 
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     if connection is None:
         return "not connected"
     try:

@@ -13,11 +13,17 @@ class ConnectionStatus(models.TextChoices):
     CONNECTED = "connected", "Connected"
     POLLING_ONLY = "polling_only", "Polling only"
     BROKEN = "broken", "Broken"
+    # Kept, never deleted: forms and responses keep pointing at it. Its token and key are wiped.
+    DISCONNECTED = "disconnected", "Disconnected"
 
 
 class QualtricsConnection(models.Model):
-    """Muster's one connection to a Qualtrics brand. Holds only the service user's token and the
-    webhook's shared key, both encrypted; never a brand administrator's token."""
+    """A connection to a Qualtrics brand. Holds only the service user's token and the webhook's
+    shared key, both encrypted; never a brand administrator's token.
+
+    At most one is live (any status but disconnected); `current_connection()` finds it. A
+    disconnect keeps the row, without its secrets, so what points at it keeps its history.
+    """
 
     code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     base_url = models.URLField()
@@ -25,7 +31,7 @@ class QualtricsConnection(models.Model):
     datacenter = models.CharField(max_length=50, blank=True)
     service_user_id = models.CharField(max_length=100)
     service_username = models.CharField(max_length=200)
-    token_encrypted = models.TextField()
+    token_encrypted = models.TextField(blank=True)
     subscription_id = models.CharField(max_length=100, blank=True)
     shared_key_encrypted = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED)
@@ -35,13 +41,27 @@ class QualtricsConnection(models.Model):
     connected_at = models.DateTimeField(default=now)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_webhook_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # At most one live connection: a unique index on a constant over the live rows.
+            models.UniqueConstraint(
+                models.Value(True),
+                condition=~models.Q(status="disconnected"),
+                name="qualtricsconnection_one_live",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Qualtrics {self.brand_id} ({self.get_status_display()})"
 
     @property
     def token(self) -> Secret:
-        return Secret(decrypt(self.token_encrypted))
+        return Secret(decrypt(self.token_encrypted) if self.token_encrypted else "")
 
     @token.setter
     def token(self, value: Secret) -> None:
@@ -58,6 +78,22 @@ class QualtricsConnection(models.Model):
     @property
     def is_broken(self) -> bool:
         return self.status == ConnectionStatus.BROKEN
+
+    @property
+    def is_live(self) -> bool:
+        return self.status != ConnectionStatus.DISCONNECTED
+
+
+def current_connection() -> QualtricsConnection | None:
+    """The one live connection, or None when Muster is not connected to Qualtrics."""
+    live = QualtricsConnection.objects.exclude(status=ConnectionStatus.DISCONNECTED)
+    return live.select_related("connected_by").first()
+
+
+def last_disconnected() -> QualtricsConnection | None:
+    """The most recently disconnected connection, to say what became of it."""
+    gone = QualtricsConnection.objects.filter(status=ConnectionStatus.DISCONNECTED)
+    return gone.select_related("connected_by", "disconnected_by").order_by("-disconnected_at", "-pk").first()
 
 
 class WebhookEvent(models.Model):

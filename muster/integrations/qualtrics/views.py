@@ -11,22 +11,27 @@ from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect, forms
-from muster.integrations.qualtrics.models import QualtricsConnection
+from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
 from muster.ratelimits import over, too_many_requests
 from muster.studies.participants import is_participant_id
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)
 def connected_apps(request: HttpRequest) -> HttpResponse:
-    connection = QualtricsConnection.objects.first()
-    return render(request, "qualtrics/connected_apps.html", {"connection": connection, "section": "settings"})
+    connection = current_connection()
+    context = {
+        "connection": connection,
+        "disconnected": last_disconnected() if connection is None else None,
+        "section": "settings",
+    }
+    return render(request, "qualtrics/connected_apps.html", context)
 
 
 @sensitive_post_parameters("brand_admin_token")
 @sensitive_variables()
 @requires(Capability.MANAGE_INTEGRATIONS)
 def connect_view(request: HttpRequest) -> HttpResponse:
-    if QualtricsConnection.objects.exists():
+    if current_connection() is not None:
         return redirect("qualtrics_connection")
     form = forms.ConnectForm(request.POST or None)
     error = None
@@ -59,9 +64,9 @@ def connect_view(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.MANAGE_INTEGRATIONS)
 def connection_view(request: HttpRequest) -> HttpResponse:
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     if connection is None:
-        return redirect("qualtrics_connect")
+        return redirect("connected_apps")
     context = {
         "connection": connection,
         "section": "settings",
@@ -72,7 +77,7 @@ def connection_view(request: HttpRequest) -> HttpResponse:
 
 
 def _connection_or_redirect(request: HttpRequest) -> QualtricsConnection | None:
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     if connection is None:
         messages.error(request, "Muster is not connected to Qualtrics.")
     return connection
@@ -143,11 +148,11 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     raw = form.cleaned_data.get("brand_admin_token") or ""
     try:
-        left = connect.disconnect(connection, Secret(raw) if raw else None)
+        left = connect.disconnect(connection, Secret(raw) if raw else None, by=signed_in_user(request))
     except (connect.ConnectError, client.QualtricsError) as e:
         messages.error(request, f"{e} Nothing was disconnected.")
         return redirect("qualtrics_connection")
-    messages.success(request, "Muster is disconnected from Qualtrics; its stored token was deleted.")
+    messages.success(request, "Muster is disconnected from Qualtrics; its stored token and webhook key were deleted.")
     for item in left:
         messages.warning(request, f"Remove in Qualtrics by hand: {item}")
     return redirect("connected_apps")
@@ -156,7 +161,7 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
 @requires(Capability.USE_INTEGRATIONS)
 def surveys_view(request: HttpRequest) -> HttpResponse:
     """The active surveys shared with Muster's service user: what the survey picker offers."""
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     surveys: list[client.SurveySummary] = []
     error = None
     if connection is None:
@@ -165,7 +170,8 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
         error = f"The Qualtrics connection is broken: {connection.status_reason}"
     else:
         try:
-            surveys = [s for s in client.list_surveys(connect.connection_account(connection)) if s.is_active]
+            with connect.connection_account(connection) as account:
+                surveys = [s for s in client.list_surveys(account) if s.is_active]
         except client.QualtricsError as e:
             error = f"Qualtrics did not list the surveys: {e}"
     context = {

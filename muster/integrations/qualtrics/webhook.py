@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.timezone import now
 from django.views.decorators.csrf import csrf_exempt
 
-from muster.integrations.qualtrics.models import QualtricsConnection, WebhookEvent
+from muster.integrations.qualtrics.models import QualtricsConnection, WebhookEvent, current_connection
 from muster.ratelimits import over
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,10 @@ def receive(request: HttpRequest) -> HttpResponse:
     signature = (fields.get("HMAC") or [""])[0].strip().lower()
     if not topic or not message:
         return _answer(400, "Expected form fields Topic and MSG.")
-    connection = QualtricsConnection.objects.first()
+    connection = current_connection()
     if connection is None or not connection.shared_key_encrypted:
+        # Not connected, disconnected (its key is wiped), or polling only: nothing can verify
+        # this event, so it is refused and nothing is recorded.
         return _answer(403, "Muster has no Qualtrics event subscription to check this against.")
     # Verify the raw MSG exactly as received, before parsing it, in constant time.
     # As bytes: compare_digest refuses str with non-ASCII characters (a forged HMAC may hold them).

@@ -85,7 +85,8 @@ class QualtricsApiTestCase(SandboxTestCase):
         r = self.call(self.olga, "delete", "", admin)
         self.assertEqual(r.status_code, 200)
         self.assertEqual(r.json()["remove_by_hand"], [])
-        self.assertFalse(QualtricsConnection.objects.exists())
+        self.assertEqual(r.json()["connection"]["status"], ConnectionStatus.DISCONNECTED)
+        self.assertEqual(QualtricsConnection.objects.get().status, ConnectionStatus.DISCONNECTED)
         self.assertEqual(self.sandbox_subscriptions(), [])
 
     def test_a_second_connect_is_refused(self) -> None:

@@ -49,6 +49,14 @@ class ConnectBrowserTestCase(SandboxMixin, StaticLiveServerTestCase):
             # The token field is never filled back in.
             for field in page.locator("input[type=password]").all():
                 assert field.input_value() == ""
-        connected_by = QualtricsConnection.objects.get().connected_by
-        assert connected_by is not None
-        assert connected_by.email == "olga@example.org"
+            connected_by = QualtricsConnection.objects.get().connected_by
+            assert connected_by is not None
+            assert connected_by.email == "olga@example.org"
+            # Disconnecting without a token: Connected Apps says so, and what is left in Qualtrics.
+            page.get_by_role("button", name="Disconnect").click()
+            page.wait_for_url(f"{self.live_server_url}/settings/connected-apps/")
+            assert page.get_by_text("Muster is disconnected from Qualtrics").is_visible()
+            assert page.get_by_text(f"Brand {self.brand['brandId']} was disconnected by Olga Ops").is_visible()
+            assert page.get_by_role("link", name="Connect").is_visible()
+            shot(page, "disconnected.png")
+        assert QualtricsConnection.objects.get().status == "disconnected"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 from django.test import override_settings
 
@@ -38,7 +39,10 @@ class ConnectTestCase(SandboxTestCase):
         self.assertEqual(me["userId"], connection.service_user_id)
         [subscription] = self.sandbox_subscriptions()
         self.assertEqual(subscription["id"], connection.subscription_id)
-        self.assertTrue(subscription["publicationUrl"].endswith("/integrations/qualtrics/webhook/"))
+        # The webhook URL names this installation, so a later reconnect knows the subscription is its own.
+        url = urlsplit(subscription["publicationUrl"])
+        self.assertEqual(url.path, "/integrations/qualtrics/webhook/")
+        self.assertEqual(parse_qs(url.query), {"muster_instance": [connect.instance_id()]})
         self.assertIn("completedResponse", subscription["topics"])
         self.assertIn("partialResponse", subscription["topics"])
 
@@ -207,7 +211,9 @@ class ConnectionLifecycleTestCase(SandboxTestCase):
         self.client.post(
             "/settings/connected-apps/qualtrics/disconnect/", {"brand_admin_token": self.brand["adminToken"]}
         )
-        self.assertFalse(QualtricsConnection.objects.exists())
+        connection.refresh_from_db()
+        self.assertEqual(connection.status, ConnectionStatus.DISCONNECTED)
+        self.assertEqual(connection.subscription_id, "")
         self.assertEqual(self.sandbox_subscriptions(), [])
         self.assertEqual(self.v3("GET", "whoami", connection.token.value).status_code, 401)
 
@@ -217,4 +223,8 @@ class ConnectionLifecycleTestCase(SandboxTestCase):
         r = self.client.post("/settings/connected-apps/qualtrics/disconnect/", {}, follow=True)
         self.assertContains(r, "Remove in Qualtrics by hand")
         self.assertContains(r, connection.subscription_id)
-        self.assertFalse(QualtricsConnection.objects.exists())
+        connection.refresh_from_db()
+        self.assertEqual(connection.status, ConnectionStatus.DISCONNECTED)
+        self.assertEqual((connection.token_encrypted, connection.shared_key_encrypted), ("", ""))
+        # The subscription is still in Qualtrics; the row remembers it so a reconnect removes it.
+        self.assertEqual([s["id"] for s in self.sandbox_subscriptions()], [connection.subscription_id])

@@ -104,6 +104,23 @@ class SecretsTestCase(SandboxTestCase):
             self.assertIn("DEBUG httpcore", logs.getvalue())  # the capture really saw debug output
         self.assert_the_admin_token_is_nowhere(logs)
 
+    def test_a_disconnect_and_a_reconnect_leave_no_trace_of_it(self) -> None:
+        with every_logger_at_debug() as logs:
+            self.connect_through_the_page()
+            first = QualtricsConnection.objects.get()
+            held = (first.token_encrypted, first.shared_key_encrypted)
+            r = self.client.post(
+                "/settings/connected-apps/qualtrics/disconnect/", {"brand_admin_token": self.admin_token}, follow=True
+            )
+            self.seen.append(r.content.decode())
+            self.connect_through_the_page()
+            self.assertEqual(QualtricsConnection.objects.exclude(status="disconnected").count(), 1)
+        self.assert_the_admin_token_is_nowhere(logs)
+        # The disconnected connection holds no secret any more, not even encrypted.
+        dump = dump_database()
+        for secret in held:
+            self.assertNotIn(secret, dump)
+
     def test_a_connect_failing_at_each_step_leaves_no_trace_of_it(self) -> None:
         stamina.set_testing(True, attempts=2)
         self.addCleanup(stamina.set_testing, False)

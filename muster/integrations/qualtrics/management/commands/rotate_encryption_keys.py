@@ -18,7 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         count = 0
         with transaction.atomic():
-            for connection in QualtricsConnection.objects.select_for_update():
+            # A disconnected connection holds no secrets any more: nothing to re-encrypt.
+            for connection in QualtricsConnection.objects.select_for_update().exclude(token_encrypted=""):
                 connection.token_encrypted = rotate(connection.token_encrypted)
                 if connection.shared_key_encrypted:
                     connection.shared_key_encrypted = rotate(connection.shared_key_encrypted)
