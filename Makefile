@@ -19,10 +19,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 
 setup: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py load_demo
 
+# PORT (default 8000) and MUSTER_SANDBOX_PORT (default 8100) choose the ports.
 run: setup
 	$(PY) -m muster.devserver
 
