@@ -53,7 +53,6 @@ class RunningMuster:
 
     def setup(self) -> None:
         self.manage("migrate", "--noinput", "-v0")
-        self.manage("createcachetable")
         self.manage("collectstatic", "--noinput", "-v0")
 
     def shell(self, code: str) -> str:
