@@ -7,9 +7,12 @@ import zipfile
 from pathlib import Path
 from unittest import mock
 
+import httpx
 from django.core.management import CommandError, call_command
 
-from muster.integrations.qualtrics.probe import redact
+from muster.crypto import Secret
+from muster.integrations.qualtrics import client, probe
+from muster.integrations.qualtrics.probe import Probe, redact
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
 
 
@@ -78,6 +81,60 @@ def test_redaction_keeps_shapes_and_drops_personal_values() -> None:
             "QID5_1": 0,
         }
     }
+
+
+class NotReadyAtFirst(httpx.BaseTransport):
+    """The sandbox over HTTP, except that a single-response GET answers 202 the first `times` times.
+
+    The sandbox keeps a response that is not yet available out of exports too, so the response
+    the probe fetches singly (one it just exported) is always available there. Whether real
+    Qualtrics can still answer 202 for an exported response is not known; the probe waits it out
+    in case, and this puts exactly that answer in its way."""
+
+    def __init__(self, times: int) -> None:
+        self.real = httpx.HTTPTransport()
+        self.left = times
+        self.answered_202 = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and "/responses/R_" in request.url.path and self.left:
+            self.left -= 1
+            self.answered_202 += 1
+            message = "The Survey Response is not yet available. Please try again later."
+            return httpx.Response(202, json={"result": {"message": message}, "meta": {"httpStatus": "202 - Accepted"}})
+        return self.real.handle_request(request)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+class NotYetAvailableProbeTestCase(Probing):
+    def setUp(self) -> None:
+        super().setUp()
+        survey = self.add_survey()
+        self.control("POST", f"/_sandbox/surveys/{survey}/respond", {"values": {"QID1": 2}, "finished": True})
+        self.out = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
+
+    def run_probe(self, transport: httpx.BaseTransport) -> dict[str, probe.Step]:
+        token = Secret(self.brand["adminToken"])
+        with client.Account(base_url=self.sandbox.url, token=token, transport=transport) as account:
+            return {step.name: step for step in Probe(account, self.out).run()}
+
+    def test_it_waits_out_a_single_response_that_is_not_yet_available(self) -> None:
+        transport = NotReadyAtFirst(times=2)
+        with mock.patch.object(probe, "POLL_SECONDS", 0.05):
+            steps = self.run_probe(transport)
+        self.assertEqual(transport.answered_202, 2)
+        self.assertTrue(steps["one single response"].ok, steps["one single response"].detail)
+        single = json.loads((self.out / "single-response.json").read_text())
+        self.assertEqual(single["result"]["values"]["QID1"], 2)
+
+    def test_a_response_that_never_becomes_available_fails_that_step_only(self) -> None:
+        with mock.patch.object(probe, "POLL_SECONDS", 0.05), mock.patch.object(probe, "NOT_READY_TIMEOUT", 0.2):
+            steps = self.run_probe(NotReadyAtFirst(times=1000))
+        self.assertFalse(steps["one single response"].ok)
+        self.assertIn("not yet available", steps["one single response"].detail)
+        self.assertTrue(all(step.ok for name, step in steps.items() if name != "one single response"), steps)
 
 
 class SlowExportProbeTestCase(Probing):
