@@ -21,12 +21,12 @@ from muster.studies.models import ParticipantStatus, Study, StudyParticipant, St
 from muster.studies.participants import (
     ENDED,
     STUDY_TRANSITIONS,
-    TRANSITIONS,
     Refused,
     add_participants,
     change_study_status,
     counts_by_status,
     move,
+    moves_for,
 )
 
 
@@ -66,6 +66,33 @@ def study_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": study})
 
 
+# (from, to) -> (button, what it does, shown before it is done: None needs no confirmation).
+STATUS_ACTIONS: dict[tuple[str, str], tuple[str, str | None]] = {
+    (StudyStatus.DRAFT, StudyStatus.ACTIVE): ("Activate", None),
+    (StudyStatus.DRAFT, StudyStatus.ARCHIVED): (
+        "Archive",
+        "Archiving puts the draft away: it takes no participants and nobody in it can be moved. "
+        "You can restore it later, as a closed study.",
+    ),
+    (StudyStatus.ACTIVE, StudyStatus.PAUSED): ("Pause", None),
+    (StudyStatus.ACTIVE, StudyStatus.CLOSED): (
+        "Close",
+        "Closing ends the study: it takes no new participants and nobody in it can be moved. You can reopen it later.",
+    ),
+    (StudyStatus.PAUSED, StudyStatus.ACTIVE): ("Resume", None),
+    (StudyStatus.PAUSED, StudyStatus.CLOSED): (
+        "Close",
+        "Closing ends the study: it takes no new participants and nobody in it can be moved. You can reopen it later.",
+    ),
+    (StudyStatus.CLOSED, StudyStatus.ACTIVE): ("Reopen", None),
+    (StudyStatus.CLOSED, StudyStatus.ARCHIVED): (
+        "Archive",
+        "Archiving puts the closed study away with its participants as they are. You can restore it to closed later.",
+    ),
+    (StudyStatus.ARCHIVED, StudyStatus.CLOSED): ("Restore", None),
+}
+
+
 @requires(Capability.VIEW)
 def study(request: HttpRequest, code: UUID) -> HttpResponse:
     viewer = Viewer.of(request.user)
@@ -76,15 +103,17 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
     if status in ParticipantStatus.values:
         rows = rows.filter(status=status)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    participants: list[dict[str, Any]] = [
-        {
-            "p": p,
-            "name": name(viewer, p.person) or "—",
-            "email": email(viewer, p.person.primary_email),
-            "moves": [(s, ParticipantStatus(s).label) for s in ParticipantStatus.values if s in TRANSITIONS[p.status]],
-        }
-        for p in page
-    ]
+    participants: list[dict[str, Any]] = []
+    for p in page:
+        p.study = study  # every row is of this study: no query per row for the moves it allows
+        participants.append(
+            {
+                "p": p,
+                "name": name(viewer, p.person) or "—",
+                "email": email(viewer, p.person.primary_email),
+                "moves": [(s, ParticipantStatus(s).label) for s in moves_for(p)],
+            }
+        )
     ctx = {
         "section": "studies",
         "study": study,
@@ -93,8 +122,12 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
         "status": status,
         "page": page,
         "participants": participants,
-        "moves": [(s, StudyStatus(s).label) for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]],
+        "moves": [
+            (s, STATUS_ACTIONS[(study.status, s)]) for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]
+        ],
+        "ended": study.status in ENDED,
         "panels": Panel.objects.all(),
+        "history": study.status_changes.select_related("by")[:20],
     }
     return render(request, "studies/study.html", ctx)
 
@@ -104,7 +137,7 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
 def study_status(request: HttpRequest, code: UUID) -> HttpResponse:
     study = get_object_or_404(Study, code=code)
     try:
-        change_study_status(study, request.POST.get("status", ""))
+        change_study_status(study, request.POST.get("status", ""), signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
     else:
