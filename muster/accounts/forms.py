@@ -17,6 +17,19 @@ class SignInForm(AuthenticationForm):
     def clean_username(self) -> str:
         return normalise_email(self.cleaned_data["username"])
 
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The backend refuses a deactivated user like a wrong password. Someone who proves the
+            # password is told why instead; nobody else learns that the account exists.
+            user = User.objects.filter(email=self.cleaned_data.get("username", "")).first()
+            if user is not None and not user.is_active and user.check_password(self.cleaned_data.get("password")):
+                raise forms.ValidationError(
+                    "Your account is deactivated: ask an Admin of your Muster to reactivate it.", code="inactive"
+                ) from None
+            raise
+
 
 class UserCreateForm(forms.Form):
     email = forms.EmailField()

@@ -93,10 +93,15 @@ def user_update(request: HttpRequest, code: UUID) -> HttpResponse:
     if user == request.user and (role != Role.ADMIN or not is_active):
         messages.error(request, "You cannot remove your own Admin role or deactivate yourself.")
         return redirect("users")
+    was_active, user.is_active = user.is_active, is_active
     user.role = role
-    user.is_active = is_active
     user.save()
-    messages.success(request, f"{user.email} is now {user.get_role_display()}{'' if is_active else ' (deactivated)'}.")
+    if was_active and not is_active:
+        messages.success(request, f"{user.email} was deactivated: they can no longer sign in.")
+    elif is_active and not was_active:
+        messages.success(request, f"{user.email} was reactivated as {user.get_role_display()}.")
+    else:
+        messages.success(request, f"{user.email} is now {user.get_role_display()}.")
     return redirect("users")
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.core import mail
 
 from muster.accounts.models import User
@@ -70,3 +72,51 @@ class UsersTestCase(BaseTestCase):
         self.assertEqual(self.client.get("/admin/").status_code, 200)
         self.client.force_login(self.olga)
         self.assertEqual(self.client.get("/admin/", follow=True).status_code, 403)
+
+    def invitation_page(self) -> str:
+        self.client.force_login(self.alice)
+        self.client.post("/settings/users/", {"email": "new@example.org", "name": "New", "role": "researcher"})
+        self.client.logout()
+        link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+        assert link is not None
+        return self.client.get(link.group(1), follow=True).content.decode()
+
+    def test_an_invited_user_is_asked_to_set_their_password_not_to_reset_it(self) -> None:
+        page = self.invitation_page()
+        self.assertIn("Set your password", page)
+        self.assertNotIn("new password", page.lower())
+        self.assertEqual(mail.outbox[-1].subject, "Set your password for Muster")
+
+    def test_a_reset_still_asks_for_a_new_password(self) -> None:
+        self.client.post("/password-reset/", {"email": "rita@example.org"})
+        link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+        assert link is not None
+        page = self.client.get(link.group(1), follow=True).content.decode()
+        self.assertIn("Choose a new password", page)
+
+    def test_deactivating_asks_first_and_saving_a_role_keeps_a_user_active(self) -> None:
+        self.client.force_login(self.alice)
+        page = self.client.get("/settings/users/").content.decode()
+        start = page.index(f'aria-label="Deactivate {self.rita.email}?"')
+        self.assertIn("can no longer sign in", page[start : page.index("</details>", start)])
+        # The role form of an active user carries their being active: changing a role deactivates nobody.
+        row = page[page.index(f'id="user-{self.rita.code}"') :]
+        self.assertIn('name="is_active" value="on"', row[: row.index("</form>")])
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer", "is_active": "on"}, follow=True)
+        self.rita.refresh_from_db()
+        self.assertTrue(self.rita.is_active)
+        self.assertContains(r, "is now Observer")
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer"}, follow=True)
+        self.assertContains(r, "was deactivated")
+        self.assertContains(r, "Reactivate")
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer", "is_active": "on"}, follow=True)
+        self.assertContains(r, "was reactivated as Observer")
+
+    def test_revoking_a_token_asks_first(self) -> None:
+        self.client.force_login(self.rita)
+        self.client.post("/settings/api-tokens/", {"name": "Nightly export"})
+        page = self.client.get("/settings/api-tokens/").content.decode()
+        start = page.index('<details class="confirm">')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("stops working at once", confirm)
+        self.assertIn("Revoke “Nightly export”", confirm)
