@@ -111,7 +111,9 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
                 "p": p,
                 "name": name(viewer, p.person) or "—",
                 "email": email(viewer, p.person.primary_email),
-                "moves": [(s, ParticipantStatus(s).label) for s in moves_for(p)],
+                "moves": [(s, ParticipantStatus(s).label) for s in moves_for(p) if s != ParticipantStatus.CANCELLED],
+                # Cancelling is offered apart, behind a confirmation: it cannot be undone.
+                "can_cancel": ParticipantStatus.CANCELLED in moves_for(p),
             }
         )
     ctx = {

@@ -216,10 +216,22 @@ class ReversibleStudiesTestCase(BaseTestCase):
             move(p, "invited")
         self.client.force_login(self.rita)
         row = self.client.get(f"/studies/{draft.code}/").context["participants"][0]
-        self.assertEqual([s for s, _ in row["moves"]], ["cancelled"])
+        self.assertEqual((row["moves"], row["can_cancel"]), ([], True))
         move(p, "cancelled")
 
     def test_the_api_records_who_changed_a_status(self) -> None:
         reply = self.api(self.olga, "post", f"/studies/{self.study.code}/status", {"status": "closed"})
         self.assertEqual(reply.status_code, 200, reply.content)
         self.assertEqual(StudyStatusChange.objects.get(study=self.study).by, self.olga)
+
+    def test_cancelling_a_participant_asks_first_and_says_it_cannot_be_undone(self) -> None:
+        add_participants(self.study, [self.ana])
+        self.client.force_login(self.rita)
+        r = self.client.get(f"/studies/{self.study.code}/")
+        row = r.context["participants"][0]
+        self.assertNotIn("cancelled", [s for s, _ in row["moves"]])
+        page = r.content.decode()
+        start = page.index('aria-label="Cancel Ana?"')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("cannot be moved again", confirm)
+        self.assertIn('name="status" value="cancelled"', confirm)
