@@ -88,6 +88,7 @@ def people(request: HttpRequest) -> HttpResponse:
         "targets": targets,
         "offered": " or ".join(t.noun for t, choices in targets if choices is not None).capitalize(),
         "may_see_pii": viewer.pii,
+        "first_steps": registry.first_steps_for(request.user),
     }
     return render(request, "people/people.html", ctx)
 

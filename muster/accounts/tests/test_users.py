@@ -77,7 +77,7 @@ class UsersTestCase(BaseTestCase):
         self.client.force_login(self.alice)
         self.client.post("/settings/users/", {"email": "new@example.org", "name": "New", "role": "researcher"})
         self.client.logout()
-        link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+        link = re.search(r"http://testserver(\S+)", str(mail.outbox[-1].body))
         assert link is not None
         return self.client.get(link.group(1), follow=True).content.decode()
 
@@ -89,7 +89,7 @@ class UsersTestCase(BaseTestCase):
 
     def test_a_reset_still_asks_for_a_new_password(self) -> None:
         self.client.post("/password-reset/", {"email": "rita@example.org"})
-        link = re.search(r"http://testserver(\S+)", mail.outbox[-1].body)
+        link = re.search(r"http://testserver(\S+)", str(mail.outbox[-1].body))
         assert link is not None
         page = self.client.get(link.group(1), follow=True).content.decode()
         self.assertIn("Choose a new password", page)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability
 from muster.crypto import Secret
-from muster.integrations.qualtrics import client, connect, forms
+from muster.integrations.qualtrics import client, connect, forms, shared
 from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
 from muster.ratelimits import over, too_many_requests
 from muster.studies.participants import is_participant_id
@@ -172,6 +172,7 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
         try:
             with connect.connection_account(connection) as account:
                 surveys = [s for s in client.list_surveys(account) if s.is_active]
+            shared.remember(connection, len(surveys))
         except client.QualtricsError as e:
             error = f"Qualtrics did not list the surveys: {e}"
     context = {
