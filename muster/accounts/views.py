@@ -127,4 +127,13 @@ def api_token_revoke(request: HttpRequest, code: UUID) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html")
+    user = signed_in_user(request)
+    form = forms.TimeZoneForm(request.POST or None, initial={"time_zone": user.time_zone})
+    if request.method == "POST":
+        if form.is_valid():
+            user.time_zone = form.cleaned_data["time_zone"]
+            user.save(update_fields=["time_zone"])
+            messages.success(request, f"Times are now shown in {user.time_zone or settings.TIME_ZONE}.")
+            return redirect("account")
+        messages.error(request, "Choose one of the listed time zones.")
+    return render(request, "accounts/account.html", {"form": form})

@@ -120,3 +120,27 @@ class UsersTestCase(BaseTestCase):
         confirm = page[start : page.index("</details>", start)]
         self.assertIn("stops working at once", confirm)
         self.assertIn("Revoke “Nightly export”", confirm)
+
+
+class TimeZoneTestCase(BaseTestCase):
+    def test_a_user_chooses_a_time_zone_and_every_page_shows_times_in_it(self) -> None:
+        from datetime import UTC, datetime
+
+        from muster.studies.models import Study
+
+        Study.objects.create(name="Late", landing_slug="late", created=datetime(2026, 1, 1, 23, 30, tzinfo=UTC))
+        self.client.force_login(self.olga)
+        self.assertContains(self.client.get("/studies/"), "1 Jan 2026")
+        r = self.client.post("/account/", {"time_zone": "Asia/Tokyo"}, follow=True)
+        self.assertContains(r, "Times are now shown in Asia/Tokyo.")
+        self.assertContains(self.client.get("/studies/"), "2 Jan 2026")
+        # Another user's pages keep the installation's zone.
+        self.client.force_login(self.rita)
+        self.assertContains(self.client.get("/studies/"), "1 Jan 2026")
+
+    def test_an_unknown_time_zone_is_refused_and_nothing_changes(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.client.post("/account/", {"time_zone": "Mars/Olympus"}, follow=True)
+        self.assertContains(r, "Choose one of the listed time zones.")
+        self.olga.refresh_from_db()
+        self.assertEqual(self.olga.time_zone, "")

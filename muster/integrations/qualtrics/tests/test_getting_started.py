@@ -28,7 +28,11 @@ class GettingStartedTestCase(SandboxTestCase):
         self.client.get("/settings/qualtrics-surveys/")
         self.assertFalse(self.steps()["Share a survey"])
         self.control("POST", f"/_sandbox/surveys/{survey}/share", {"userId": connection.service_user_id})
-        self.assertContains(self.client.get("/settings/qualtrics-surveys/"), "Checkout study")
+        listed = self.client.get("/settings/qualtrics-surveys/")
+        self.assertContains(listed, "Checkout study")
+        # Its last-modified time in the one human format, not Qualtrics' ISO 8601.
+        self.assertNotRegex(listed.content.decode(), r"\d{4}-\d\d-\d\dT\d\d:")
+        self.assertRegex(listed.content.decode(), r"<td>\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d</td>")
         self.assertTrue(self.steps()["Share a survey"])
         study = Study.objects.create(name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE)
         self.assertTrue(self.steps()["Create a study"])
