@@ -50,6 +50,8 @@ if not MUSTER_QUALTRICS_SERVICE_USER:
     raise ImproperlyConfigured("MUSTER_QUALTRICS_SERVICE_USER must not be empty.")
 MUSTER_QUALTRICS_CALLS_PER_MINUTE = config.envint("MUSTER_QUALTRICS_CALLS_PER_MINUTE", "300", minimum=1)
 MUSTER_API_CALLS_PER_MINUTE = config.envint("MUSTER_API_CALLS_PER_MINUTE", "600", minimum=1)
+# 0: an uploaded CSV file is deleted as soon as its import no longer needs it.
+MUSTER_KEEP_UPLOADS_DAYS = config.envint("MUSTER_KEEP_UPLOADS_DAYS", "0", minimum=0)
 
 vars().update(config.email_settings(config.env("MUSTER_EMAIL_URL"), DATA_DIR))
 DEFAULT_FROM_EMAIL = config.from_email(config.env("MUSTER_FROM_EMAIL", "research@localhost"))
