@@ -474,7 +474,9 @@ def import_rows(person_import: PersonImport, holder: str = "") -> None:
                 counts["updated"] += updated
                 counts["rejected"] += len(rejected)
                 counts["done"] += len(batch.rows) + len(batch.rejected)
-                work.update(
+                leases.renew(
+                    work,
+                    holder,
                     rows_done=counts["done"],
                     rows_created=counts["created"],
                     rows_updated=counts["updated"],
