@@ -71,7 +71,7 @@ class ImportLeaseTestCase(BaseTestCase):
         self.assertEqual(leases.reclaim_lapsed(), 1)
         self.assertEqual(leases.reclaim_lapsed(), 0)  # reclaimed once, enqueued once
         self.assertEqual(self.queued_tasks(), 1)
-        written = []
+        written: list[str] = []
         real = csvio.write
 
         def write(imp: PersonImport, rows: list[csvio.Row], user: Any) -> Any:
