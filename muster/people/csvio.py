@@ -280,7 +280,7 @@ def failure(e: Exception) -> str:
     if isinstance(e, BadFile):
         return str(e)[:500]
     if isinstance(e, FileNotFoundError):
-        return "The uploaded file is gone: upload it again to import it."
+        return "The uploaded file has been deleted: upload it again to import it."
     return (
         f"Unexpected error ({type(e).__name__}). Retry: the import goes on after the rows already "
         "saved. If it fails again, the worker's log has the details."
@@ -443,6 +443,8 @@ def import_rows(person_import: PersonImport, holder: str = "") -> None:
 
     Raises LeaseLost, its batch undone, once the import is cancelled or another worker took it over.
     """
+    if not person_import.path:
+        raise BadFile("The uploaded file has been deleted: upload it again to import it.")
     plan = plan_for(person_import)
     width = len(person_import.columns)
     user = person_import.created_by
