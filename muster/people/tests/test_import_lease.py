@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from django.test import override_settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import TransactionTestCase, override_settings
 from django.utils.timezone import now
 from django_tasks_db.models import DBTaskResult
 
@@ -223,3 +225,25 @@ class UploadedFileTestCase(BaseTestCase):
         self.assertIn("delete_old_import_files", jobs.JOBS)
         self.assertIn("reclaim_lapsed_leases", jobs.JOBS)
         self.assertIn("person_import", leases.KINDS)
+
+
+class StrandedImportMigrationTestCase(TransactionTestCase):
+    """0006: an import a dead worker left "running" before leases existed can be retried."""
+
+    def test_an_import_left_running_becomes_a_failed_one_that_says_why(self) -> None:
+        before = [("people", "0005_history_revisions_required")]
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        imp = old.get_model("people", "PersonImport").objects.create(
+            filename="big.csv", path="/nowhere.csv", status="running", rows_done=4000, rows_created=4000
+        )
+        old.get_model("people", "ImportSeen").objects.create(person_import=imp, email="ana@example.org")
+        executor = MigrationExecutor(connection)
+        latest = executor.loader.graph.leaf_nodes()
+        executor.migrate(latest)
+        new = executor.loader.project_state(latest).apps
+        after = new.get_model("people", "PersonImport").objects.get(id=imp.id)
+        self.assertEqual((after.status, after.rows_done, after.lines_done), ("failed", 0, 0))
+        self.assertIn("Retry to import it again from the start", after.error)
+        self.assertFalse(new.get_model("people", "ImportSeen").objects.exists())
