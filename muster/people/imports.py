@@ -33,10 +33,11 @@ def kept() -> timedelta:
 
 
 def delete_file(imp: PersonImport) -> None:
-    """Deletes the import's uploaded file and forgets its path."""
+    """Deletes the import's uploaded file and forgets its path: the import can no longer go on."""
     if not imp.path:
         return
     Path(imp.path).unlink(missing_ok=True)
+    ImportSeen.objects.filter(person_import=imp).delete()
     PersonImport.objects.filter(id=imp.id, path=imp.path).update(path="")
     imp.path = ""
 
@@ -63,11 +64,13 @@ def retry(imp: PersonImport, enqueue: Callable[[str], object]) -> None:
     """Queues a failed import again; it resumes after its last committed batch."""
     if not imp.path:
         raise ImportRefused("The uploaded file has been deleted: upload it again to import it.")
-    queued = PersonImport.objects.filter(id=imp.id, status=ImportStatus.FAILED).update(
-        status=ImportStatus.QUEUED, error="", finished=None, dismissed=False
+    queued = (
+        PersonImport.objects.filter(id=imp.id, status=ImportStatus.FAILED)
+        .exclude(path="")
+        .update(status=ImportStatus.QUEUED, error="", finished=None, dismissed=False)
     )
     if queued != 1:
-        raise ImportRefused("Only a failed import can be retried.")
+        raise ImportRefused("Only a failed import whose file is still there can be retried.")
     enqueue(str(imp.code))
 
 
