@@ -15,19 +15,31 @@ from muster.accounts.roles import Capability
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect, forms, shared
 from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
+from muster.integrations.qualtrics.scrub import scrub, shown
 from muster.ratelimits import over, too_many_requests
 from muster.studies.participants import is_participant_id
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)
 def connected_apps(request: HttpRequest) -> HttpResponse:
-    connection = current_connection()
+    connection = shown(current_connection())
     context = {
         "connection": connection,
-        "disconnected": last_disconnected() if connection is None else None,
+        "disconnected": shown(last_disconnected()) if connection is None else None,
+        "in_progress": connect.connect_in_progress() if connection is None else None,
         "section": "settings",
     }
     return render(request, "qualtrics/connected_apps.html", context)
+
+
+def _tell(request: HttpRequest, report: connect.Report) -> None:
+    """What a multi-step operation did in Qualtrics, what it did not, and what is left there."""
+    for line in report.done:
+        messages.info(request, f"Done in Qualtrics: {line}")
+    for line in report.not_done:
+        messages.error(request, f"Not done in Qualtrics: {line}")
+    for line in report.by_hand:
+        messages.warning(request, f"Remove in Qualtrics by hand: {line}")
 
 
 @sensitive_post_parameters("brand_admin_token")
@@ -38,16 +50,20 @@ def connect_view(request: HttpRequest) -> HttpResponse:
         return redirect("qualtrics_connection")
     form = forms.ConnectForm(request.POST or None)
     error = None
+    report = None
     if request.method == "POST" and form.is_valid():
+        token = Secret(form.cleaned_data["brand_admin_token"])
         try:
             outcome = connect.connect(
                 base_url=form.cleaned_data["base_url"],
-                brand_admin_token=Secret(form.cleaned_data["brand_admin_token"]),
+                brand_admin_token=token,
                 user_type=form.cleaned_data["user_type"],
                 by=signed_in_user(request),
             )
-        except (connect.ConnectError, client.QualtricsError) as e:
-            error = str(e)
+        except connect.ConnectError as e:
+            error, report = scrub(str(e), token), e.report
+        except client.QualtricsError as e:
+            error = scrub(str(e), token)
         else:
             # Warnings are kept on the connection and shown on its page.
             messages.success(request, f"Connected to Qualtrics brand {outcome.connection.brand_id}.")
@@ -58,6 +74,8 @@ def connect_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "error": error,
+            "report": report,
+            "in_progress": connect.connect_in_progress() if error is None else None,
             "section": "settings",
             "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
             "webhook_url": connect.webhook_url(),
@@ -67,7 +85,7 @@ def connect_view(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.MANAGE_INTEGRATIONS)
 def connection_view(request: HttpRequest) -> HttpResponse:
-    connection = current_connection()
+    connection = shown(current_connection())
     if connection is None:
         return redirect("connected_apps")
     context = {
@@ -95,7 +113,7 @@ def test_view(request: HttpRequest) -> HttpResponse:
     try:
         me = connect.test_connection(connection)
     except client.QualtricsError as e:
-        messages.error(request, f"The connection test failed: {e}")
+        messages.error(request, scrub(f"The connection test failed: {e}"))
     else:
         messages.success(request, f"The connection works: Muster acts as {me.user_name or me.user_id}.")
     return redirect("qualtrics_connection")
@@ -113,13 +131,18 @@ def _with_admin_token(request: HttpRequest, action: str) -> HttpResponse:
     token = Secret(form.cleaned_data["brand_admin_token"])
     try:
         if action == "repair":
-            connect.repair(connection, token)
+            report = connect.repair(connection, token)
             messages.success(request, "The service user has a new, working token.")
         else:
-            connect.resubscribe(connection, token)
+            report = connect.resubscribe(connection, token)
             messages.success(request, "Muster is subscribed to Qualtrics' response events again.")
-    except (connect.ConnectError, client.QualtricsError) as e:
-        messages.error(request, str(e))
+    except connect.ConnectError as e:
+        messages.error(request, scrub(str(e), token))
+        report = e.report
+    except client.QualtricsError as e:
+        messages.error(request, scrub(str(e), token))
+        return redirect("qualtrics_connection")
+    _tell(request, report)
     return redirect("qualtrics_connection")
 
 
@@ -151,13 +174,16 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     raw = form.cleaned_data.get("brand_admin_token") or ""
     try:
-        left = connect.disconnect(connection, Secret(raw) if raw else None, by=signed_in_user(request))
-    except (connect.ConnectError, client.QualtricsError) as e:
-        messages.error(request, f"{e} Nothing was disconnected.")
+        report = connect.disconnect(connection, Secret(raw) if raw else None, by=signed_in_user(request))
+    except connect.ConnectError as e:
+        # Only the first change in Qualtrics failing stops a disconnect, before anything changed.
+        messages.error(request, f"{scrub(str(e), raw)} Nothing was changed in Qualtrics or in Muster.")
+        return redirect("qualtrics_connection")
+    except client.QualtricsError as e:
+        messages.error(request, f"{scrub(str(e), raw)} Nothing was changed in Qualtrics or in Muster.")
         return redirect("qualtrics_connection")
     messages.success(request, "Muster is disconnected from Qualtrics; its stored token and webhook key were deleted.")
-    for item in left:
-        messages.warning(request, f"Remove in Qualtrics by hand: {item}")
+    _tell(request, report)
     return redirect("connected_apps")
 
 
@@ -171,7 +197,7 @@ def _when(text: str | None) -> datetime | None:
 @requires(Capability.USE_INTEGRATIONS)
 def surveys_view(request: HttpRequest) -> HttpResponse:
     """The active surveys shared with Muster's service user: what the survey picker offers."""
-    connection = current_connection()
+    connection = shown(current_connection())
     surveys: list[client.SurveySummary] = []
     error = None
     if connection is None:
@@ -184,7 +210,7 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
                 surveys = [s for s in client.list_surveys(account) if s.is_active]
             shared.remember(connection, len(surveys))
         except client.QualtricsError as e:
-            error = f"Qualtrics did not list the surveys: {e}"
+            error = scrub(f"Qualtrics did not list the surveys: {e}")
     context = {
         "connection": connection,
         # Qualtrics sends ISO 8601 times; shown like every other time (one that does not parse, as sent).
