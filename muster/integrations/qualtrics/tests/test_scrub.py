@@ -4,14 +4,18 @@ or was just given: a misbehaving server may echo them in an error message or a n
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from unittest import mock
 
 import httpx
 import stamina
 
 from muster.crypto import Secret
-from muster.integrations.qualtrics import client
+from muster.integrations.qualtrics import client, connect
+from muster.integrations.qualtrics.health import check_connection
 from muster.integrations.qualtrics.models import ConnectionStatus, QualtricsConnection
+from muster.integrations.qualtrics.probe import Probe
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
 from muster.integrations.qualtrics.tests.test_secrets import dump_database, every_logger_at_debug
 
@@ -114,3 +118,36 @@ class ScrubTestCase(SandboxTestCase):
         self.assertIn("is not valid here", str(caught.exception))
         self.assertNotIn(token, str(caught.exception))
         self.assertNotIn(token, "\n".join(logs.output))
+
+    def test_the_scheduled_check_keeps_and_logs_no_held_key_qualtrics_echoes(self) -> None:
+        connection = self.connect_as_admin()
+        key = connection.shared_key.value
+        echo = client.QualtricsUnavailable(f"Upstream failed for key {key}", 503)
+        with every_logger_at_debug() as logs, mock.patch.object(connect, "test_connection", side_effect=echo):
+            result = check_connection.call()
+        self.assertIn("Upstream failed", result)
+        self.assertNotIn(key, result)
+        self.assertIn("Upstream failed", logs.getvalue())
+        self.assertNotIn(key, logs.getvalue())
+
+    def test_the_probe_saves_and_prints_no_token_qualtrics_echoes(self) -> None:
+        token = "tok-" + "p" * 36
+
+        def echo(request: httpx.Request) -> httpx.Response:
+            notice = f"Request proxied for {request.headers['X-API-TOKEN']}."
+            me = {"brandId": "b", "userId": "UR_1", "userName": "u"}
+            if request.url.path.endswith("/whoami"):
+                return httpx.Response(200, json={"result": me, "meta": {"notice": notice}})
+            error = {"errorMessage": f"No surveys for {request.headers['X-API-TOKEN']}", "errorCode": "X"}
+            return httpx.Response(400, json={"meta": {"error": error}})
+
+        out = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        account = client.Account(
+            base_url="https://iad1.qualtrics.com", token=Secret(token), transport=httpx.MockTransport(echo)
+        )
+        steps = Probe(account, out).run()
+        self.assertIn("No surveys for", " ".join(s.detail for s in steps))
+        self.assertNotIn(token, " ".join(s.detail for s in steps))
+        saved = "".join(p.read_text() for p in out.iterdir() if p.is_file())
+        self.assertIn("Request proxied", saved)
+        self.assertNotIn(token, saved)
