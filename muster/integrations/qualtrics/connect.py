@@ -2,7 +2,14 @@
 
 A brand administrator's token lives only inside one of these calls: it is never stored, logged,
 put in a task or echoed back. If a step fails, what was created is removed again and nothing is
-stored; the error names the step and carries Qualtrics' message.
+stored; the error names the step and carries Qualtrics' message. Every operation returns (or its
+error carries) a Report: what it did in Qualtrics, what it did not, what is left to remove by
+hand; what Muster stores always matches what Qualtrics holds. Qualtrics' words pass through
+`scrub` before they are stored, shown or logged.
+
+One connect runs at a time: it holds the ConnectClaim row (claimed by conditional UPDATE,
+renewed before every step, lapsing by itself), so a second one is refused before it calls
+Qualtrics: two would each issue the service user a token, and the second would stop the first's.
 
 A disconnect keeps the connection's row (status disconnected, token and key wiped) so that what
 points at it keeps its history; a later connect makes a new row. Everything this installation
@@ -353,16 +360,20 @@ def _connect(
         report.secrets.append(shared_key)
         status = ConnectionStatus.CONNECTED
         reason = ""
-        try:
-            renew(holder)
-            made.subscription_id = client.create_subscription(
-                admin, topics=TOPICS, publication_url=webhook_url(), shared_key=shared_key
-            )
-            report.did(f"Created the event subscription {made.subscription_id}.")
-        except client.QualtricsError as e:
-            status = ConnectionStatus.POLLING_ONLY
-            reason = report.failed(f"Qualtrics refused the event subscription: {e}. Responses come in by polling only.")
-            shared_key = Secret("")
+        with _step("Creating the event subscription", report, holder):
+            try:
+                made.subscription_id = client.create_subscription(
+                    admin, topics=TOPICS, publication_url=webhook_url(), shared_key=shared_key
+                )
+            except client.QualtricsError as e:
+                # Not fatal: responses still come in by polling.
+                status = ConnectionStatus.POLLING_ONLY
+                reason = report.failed(
+                    f"Qualtrics refused the event subscription: {e}. Responses come in by polling only."
+                )
+                shared_key = Secret("")
+            else:
+                report.did(f"Created the event subscription {made.subscription_id}.")
         warning = public_url_warning()
         if warning:
             warnings.append(warning)

@@ -8,8 +8,8 @@ from unittest import mock
 
 from django.utils.timezone import now
 
-from muster.integrations.qualtrics import connect
-from muster.integrations.qualtrics.models import QualtricsConnection
+from muster.integrations.qualtrics import client, connect
+from muster.integrations.qualtrics.models import ConnectClaim, QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
 
 CONNECT_URL = "/settings/connected-apps/qualtrics/connect/"
@@ -65,3 +65,21 @@ class SingleFlightTestCase(SandboxTestCase):
         self.client.post(CONNECT_URL, {**self.connect_body(), "brand_admin_token": "wrong-token-" + "x" * 20})
         self.assertIsNone(connect.connect_in_progress())
         self.assertTrue(self.connect_as_admin().pk)
+
+    def test_a_connect_that_stalled_past_its_claim_stops_before_its_next_step(self) -> None:
+        real_list_users = client.list_users
+
+        def stall_then_list(account: client.Account) -> list[client.QualtricsUser]:
+            # While this connect hangs, its claim lapses and another connect takes it over.
+            ConnectClaim.objects.update(expires_at=now() - timedelta(seconds=1))
+            connect.claim(self.dev)
+            return real_list_users(account)
+
+        with mock.patch.object(client, "list_users", side_effect=stall_then_list):
+            r = self.api(self.olga, "post", "/integrations/qualtrics/connect", self.connect_body())
+        self.assertEqual(r.status_code, 502, r.content)
+        self.assertIn("another one took over", r.json()["message"])
+        self.assertFalse(QualtricsConnection.objects.exists())
+        self.assertEqual([u for u in self.sandbox_users() if u["firstName"] == "Muster"], [])
+        # The claim is the other connect's still: this one's ending did not release it.
+        self.assertIsNotNone(connect.connect_in_progress())
