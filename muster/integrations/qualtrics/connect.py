@@ -617,16 +617,14 @@ def disconnect(connection: QualtricsConnection, brand_admin_token: Secret | None
                     try:
                         client.update_user(admin, connection.service_user_id, {"status": "Disabled"})
                     except client.QualtricsNotFound:
-                        pass
+                        report.did(f"The Qualtrics user {user} no longer exists: nothing to disable.")
+                    else:
+                        report.did(f"Disabled the Qualtrics user {user}.")
+                user_disabled = True
             except ConnectError:
+                # Nothing changed in Qualtrics yet: neither does anything in Muster.
                 if not report.done:
                     raise
-                report.not_done[-1] = report.not_done[-1].replace(
-                    "Disabling the service user failed", "Could not disable the service user"
-                )
-            else:
-                user_disabled = True
-                report.did(f"Disabled the Qualtrics user {user}.")
     if subscription_id:
         report.left(subscription_by_hand(subscription_id))
     if not user_disabled:

@@ -45,7 +45,7 @@ class PartialFailureTestCase(SandboxTestCase):
         r = self.client.post(DISCONNECT_URL, {"brand_admin_token": self.brand["adminToken"]}, follow=True)
         self.assertNotContains(r, "Nothing was disconnected")
         self.assertContains(r, f"Removed the event subscription {subscription_id}")
-        self.assertContains(r, "Could not disable the service user")
+        self.assertContains(r, "Disabling the service user failed")
         self.assertContains(r, f"Remove in Qualtrics by hand: The Qualtrics user {connection.service_username}")
         # What Muster keeps matches Qualtrics: no subscription either side, and the row says what is left.
         self.assertEqual(self.sandbox_subscriptions(), [])
@@ -64,7 +64,7 @@ class PartialFailureTestCase(SandboxTestCase):
         body = r.json()
         self.assertEqual(body["done"], [f"Removed the event subscription {connection.subscription_id}."])
         self.assertEqual(len(body["not_done"]), 1)
-        self.assertIn("Could not disable the service user", body["not_done"][0])
+        self.assertIn("Disabling the service user failed", body["not_done"][0])
         self.assertEqual(len(body["remove_by_hand"]), 1)
         self.assertIn(connection.service_user_id, body["remove_by_hand"][0])
         self.assertIsNone(body["connection"]["subscription_id"])
