@@ -84,6 +84,15 @@ class ConnectionOut(Schema):
     warnings: list[str] = []
 
 
+class DoneOut(ConnectionOut):
+    """The connection after a multi-step operation, with what it did in Qualtrics, what it did
+    not (e.g. a refused event subscription) and what is left there to remove by hand."""
+
+    done: list[str] = []
+    not_done: list[str] = []
+    remove_by_hand: list[str] = []
+
+
 class DisconnectOut(Schema):
     # What the disconnect did in Qualtrics, what it could not do, and what is left there.
     done: list[str]
@@ -147,6 +156,11 @@ def _connection() -> QualtricsConnection:
     return connection
 
 
+def _done(connection: QualtricsConnection, report: connect.Report) -> DoneOut:
+    out = _out(connection).model_dump()
+    return DoneOut(**out, done=report.done, not_done=report.not_done, remove_by_hand=report.by_hand)
+
+
 def _error(e: client.QualtricsError) -> HttpError:
     return HttpError(400 if isinstance(e, client.HostNotAllowed) else 502, scrub(str(e)))
 
@@ -177,8 +191,8 @@ def status(request: HttpRequest) -> ConnectionOut:
     return _out(current_connection() or last_disconnected())
 
 
-@router.post("/connect", response={201: ConnectionOut, **STEPS}, summary="Connect to a Qualtrics brand")
-def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, ConnectionOut | Failed]:
+@router.post("/connect", response={201: DoneOut, **STEPS}, summary="Connect to a Qualtrics brand")
+def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, DoneOut | Failed]:
     user = require(request, Capability.MANAGE_INTEGRATIONS)
     if current_connection() is not None:
         return 409, Failed(message="Muster is connected already; disconnect first.")
@@ -193,7 +207,7 @@ def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, Connectio
         )
     except (connect.ConnectError, client.QualtricsError) as e:
         return _fail(e, token)
-    return 201, _out(outcome.connection)
+    return 201, _done(outcome.connection, outcome.report)
 
 
 @router.post("/test", response={200: TestOut, **WITH_CONFLICT}, summary="Test the stored token")
@@ -206,28 +220,28 @@ def test_route(request: HttpRequest) -> TestOut:
     return TestOut(ok=True, user_id=me.user_id, user_name=me.user_name, brand_id=me.brand_id)
 
 
-@router.post("/resubscribe", response={200: ConnectionOut, **STEPS}, summary="Replace the event subscription")
-def resubscribe_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, ConnectionOut | Failed]:
+@router.post("/resubscribe", response={200: DoneOut, **STEPS}, summary="Replace the event subscription")
+def resubscribe_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, DoneOut | Failed]:
     require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
     token = Secret(body.brand_admin_token)
     try:
-        connect.resubscribe(connection, token)
+        report = connect.resubscribe(connection, token)
     except (connect.ConnectError, client.QualtricsError) as e:
         return _fail(e, token)
-    return 200, _out(connection)
+    return 200, _done(connection, report)
 
 
-@router.post("/repair", response={200: ConnectionOut, **STEPS}, summary="Give the service user a new token")
-def repair_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, ConnectionOut | Failed]:
+@router.post("/repair", response={200: DoneOut, **STEPS}, summary="Give the service user a new token")
+def repair_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, DoneOut | Failed]:
     require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
     token = Secret(body.brand_admin_token)
     try:
-        connect.repair(connection, token)
+        report = connect.repair(connection, token)
     except (connect.ConnectError, client.QualtricsError) as e:
         return _fail(e, token)
-    return 200, _out(connection)
+    return 200, _done(connection, report)
 
 
 @router.delete("", response={200: DisconnectOut, **STEPS}, summary="Disconnect")

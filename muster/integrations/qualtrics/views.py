@@ -67,6 +67,7 @@ def connect_view(request: HttpRequest) -> HttpResponse:
         else:
             # Warnings are kept on the connection and shown on its page.
             messages.success(request, f"Connected to Qualtrics brand {outcome.connection.brand_id}.")
+            _tell(request, outcome.report)
             return redirect("qualtrics_connection")
     return render(
         request,

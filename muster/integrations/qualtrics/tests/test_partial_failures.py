@@ -8,6 +8,7 @@ from typing import Any
 
 import stamina
 
+from muster.integrations.qualtrics import connect
 from muster.integrations.qualtrics.models import ConnectionStatus, QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
 
@@ -141,6 +142,29 @@ class PartialFailureTestCase(SandboxTestCase):
         connection.refresh_from_db()
         self.assertEqual(self.v3("GET", "whoami", old_token).status_code, 401)
         self.assertEqual(self.v3("GET", "whoami", connection.token.value).status_code, 200)
+
+    def test_a_connect_says_what_it_made_in_qualtrics_on_the_page_and_in_the_api(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.client.post(CONNECT_URL, self.connect_body(), follow=True)
+        connection = QualtricsConnection.objects.get()
+        self.assertContains(r, f"Done in Qualtrics: Created the event subscription {connection.subscription_id}.")
+        self.assertContains(r, f"Done in Qualtrics: Created the Qualtrics user {connection.service_username}")
+        connect.disconnect(connection, None)
+        r = self.call_api("post", "/connect", self.connect_body())
+        self.assertEqual(r.status_code, 201, r.content)
+        body = r.json()
+        self.assertIn(f"Removed this Muster's earlier event subscription {connection.subscription_id}.", body["done"])
+        self.assertIn(f"Created the event subscription {body['subscription_id']}.", body["done"])
+        self.assertEqual((body["not_done"], body["remove_by_hand"]), ([], []))
+
+    def test_a_connect_whose_subscription_is_refused_says_so_in_the_api(self) -> None:
+        self.break_calls(("POST", "/API/v3/eventsubscriptions"))
+        r = self.call_api("post", "/connect", self.connect_body())
+        self.assertEqual(r.status_code, 201, r.content)
+        [refused] = r.json()["not_done"]
+        self.assertIn("Qualtrics refused the event subscription", refused)
+        self.assertEqual(r.json()["status"], ConnectionStatus.POLLING_ONLY)
+        self.assertEqual(self.sandbox_subscriptions(), [])
 
     def call_api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.api(self.olga, method, "/integrations/qualtrics" + path, body)
