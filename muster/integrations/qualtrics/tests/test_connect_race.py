@@ -1,5 +1,5 @@
-"""Connect is single-flight across processes: two connects started 0.7 s apart, each in its own
-`manage.py` process on one database, while Qualtrics answers whoami slowly."""
+"""Connect is single-flight across processes: two connects, each in its own `manage.py` process
+on one database, the second started while Qualtrics is slowly answering the first one's whoami."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +24,12 @@ pytestmark = pytest.mark.slow
 
 CONNECT = """
 import time
+import httpx
 from muster.crypto import Secret
 from muster.integrations.qualtrics import connect
-while time.time() < {start}:
-    time.sleep(0.001)
+# The second connect waits until the sandbox holds the first one's whoami (its slow rule is used up).
+while {wait} and httpx.get({faults!r}).json()["endpoints"][0]["times"] > 0:
+    time.sleep(0.01)
 try:
     outcome = connect.connect(
         base_url={url!r}, brand_admin_token=Secret({token!r}), user_type={user_type!r}, by=None
@@ -118,12 +119,16 @@ def test_two_connects_at_once_make_one_connection_and_the_second_is_refused(
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     brand = httpx.post(f"{sandbox.url}/_sandbox/brands", json={}, timeout=10).json()
     # A slow whoami keeps the first connect busy while the second one starts.
-    faults = {"endpoints": [{"method": "GET", "path": "/API/v3/whoami", "latencyMs": 3000}]}
+    faults = {"endpoints": [{"method": "GET", "path": "/API/v3/whoami", "latencyMs": 4000, "times": 1}]}
     httpx.put(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10).raise_for_status()
-    start = time.time() + 8  # both processes have imported Django by then
-    code = {"url": sandbox.url, "token": brand["adminToken"], "user_type": brand["userTypes"]["standard"]}
-    first = shell(env, CONNECT.format(start=start, **code))
-    second = shell(env, CONNECT.format(start=start + 0.7, **code))
+    code = {
+        "url": sandbox.url,
+        "token": brand["adminToken"],
+        "user_type": brand["userTypes"]["standard"],
+        "faults": f"{sandbox.url}/_sandbox/faults",
+    }
+    first = shell(env, CONNECT.format(wait=False, **code))
+    second = shell(env, CONNECT.format(wait=True, **code))
     outputs = [finish(first), finish(second)]
 
     assert "CONNECTED" in outputs[0], outputs
@@ -134,5 +139,4 @@ def test_two_connects_at_once_make_one_connection_and_the_second_is_refused(
     # Qualtrics holds exactly what Muster stored: one subscription, and the stored token works.
     subscriptions = v3(sandbox, "GET", "eventsubscriptions", brand["adminToken"]).json()["result"]["elements"]
     assert [s["id"] for s in subscriptions] == [subscription_id]
-    httpx.delete(f"{sandbox.url}/_sandbox/faults", timeout=10)
     assert v3(sandbox, "GET", "whoami", token).status_code == 200
