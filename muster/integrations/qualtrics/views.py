@@ -32,12 +32,14 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     return render(request, "qualtrics/connected_apps.html", context)
 
 
-def _tell(request: HttpRequest, report: connect.Report) -> None:
-    """What a multi-step operation did in Qualtrics, what it did not, and what is left there."""
+def _tell(request: HttpRequest, report: connect.Report, said: str = "") -> None:
+    """What a multi-step operation did in Qualtrics, what it did not (but for the failure `said`
+    already), and what is left there."""
     for line in report.done:
         messages.info(request, f"Done in Qualtrics: {line}")
     for line in report.not_done:
-        messages.error(request, f"Not done in Qualtrics: {line}")
+        if line != said:
+            messages.error(request, f"Not done in Qualtrics: {line}")
     for line in report.by_hand:
         messages.warning(request, f"Remove in Qualtrics by hand: {line}")
 
@@ -76,6 +78,8 @@ def connect_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "error": error,
             "report": report,
+            # The failure itself is the error above; the rest of what was not done follows it.
+            "not_done": [line for line in report.not_done if line != error] if report else [],
             "in_progress": connect.connect_in_progress() if error is None else None,
             "section": "settings",
             "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
@@ -138,8 +142,9 @@ def _with_admin_token(request: HttpRequest, action: str) -> HttpResponse:
             report = connect.resubscribe(connection, token)
             messages.success(request, "Muster is subscribed to Qualtrics' response events again.")
     except connect.ConnectError as e:
-        messages.error(request, scrub(str(e), token))
-        report = e.report
+        messages.error(request, str(e))
+        _tell(request, e.report, said=str(e))
+        return redirect("qualtrics_connection")
     except client.QualtricsError as e:
         messages.error(request, scrub(str(e), token))
         return redirect("qualtrics_connection")
@@ -176,11 +181,8 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     raw = form.cleaned_data.get("brand_admin_token") or ""
     try:
         report = connect.disconnect(connection, Secret(raw) if raw else None, by=signed_in_user(request))
-    except connect.ConnectError as e:
+    except (connect.ConnectError, client.QualtricsError) as e:
         # Only the first change in Qualtrics failing stops a disconnect, before anything changed.
-        messages.error(request, f"{scrub(str(e), raw)} Nothing was changed in Qualtrics or in Muster.")
-        return redirect("qualtrics_connection")
-    except client.QualtricsError as e:
         messages.error(request, f"{scrub(str(e), raw)} Nothing was changed in Qualtrics or in Muster.")
         return redirect("qualtrics_connection")
     messages.success(request, "Muster is disconnected from Qualtrics; its stored token and webhook key were deleted.")
