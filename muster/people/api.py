@@ -17,10 +17,11 @@ from pydantic import BeforeValidator
 from muster.accounts.roles import Capability
 from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
-from muster.people import contact, lookup, panels
+from muster.people import contact, erasure, lookup, panels
 from muster.people import values as pv
 from muster.people.filters import page_of, parse_filters
 from muster.people.models import (
+    Erasure,
     MembershipStatus,
     Panel,
     PanelMembership,
@@ -295,6 +296,25 @@ def set_person_values(request: HttpRequest, code: UUID, body: ValuesIn) -> dict[
     person = get_object_or_404(Person, code=code)
     write_values(viewer, request, person, parse_values(viewer, body.properties, person))
     return person_out(request, people_with_emails().get(id=person.id))
+
+
+class ErasureOut(Schema):
+    code: UUID
+    at: datetime
+    counts: dict[str, int]
+
+
+@router.delete(
+    "/people/{code}",
+    response={200: ErasureOut, **BODY_ERRORS},
+    summary="Erase a person (GDPR/CCPA): everything about them goes; not the same as opting out",
+)
+def erase_person(request: HttpRequest, code: UUID) -> Erasure:
+    """Deletes the person with their emails, property values, history, panel memberships and study
+    participations. The answer is the erasure record (who and when are kept, nothing about the person).
+    To stop contacting someone but keep them, PATCH `opted_out` instead."""
+    user = require(request, Capability.MANAGE_PEOPLE)
+    return erasure.erase(get_object_or_404(Person, code=code), user)
 
 
 @router.get("/people/{code}/history", response={200: list[ChangeOut], **BODY_ERRORS}, summary="Value history")

@@ -378,3 +378,23 @@ class ImportRejection(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.reason}"
+
+
+class Erasure(models.Model):
+    """The record of an erasure (GDPR/CCPA): who erased a person, when, and how many rows of each kind went.
+
+    Nothing about the person is kept, not even their code: the code travels in API answers, exports
+    and survey links, so a record holding it could be joined back to whoever it named.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    erased_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=now)
+    # Kind ("emails", "property values", …) -> rows deleted.
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"erasure at {self.at}"

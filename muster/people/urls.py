@@ -20,6 +20,7 @@ urlpatterns = [
     path("people/<uuid:code>/values/<uuid:property_code>/", views.person_value, name="person_value"),
     path("people/<uuid:code>/opt-out/", views.person_opt_out, name="person_opt_out"),
     path("people/<uuid:code>/opt-in/", views.person_opt_in, name="person_opt_in"),
+    path("people/<uuid:code>/erase/", views.person_erase, name="person_erase"),
     path("settings/properties/", views.properties, name="properties"),
     path("settings/properties/<uuid:code>/", views.property_edit, name="property"),
     path("settings/properties/<uuid:code>/options/", views.property_option_add, name="property_option_add"),

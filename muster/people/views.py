@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
-from muster.people import contact, csvio, forms, imports, lookup, registry
+from muster.people import contact, csvio, erasure, forms, imports, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
 from muster.people.filters import Filters, describe, page_of, parse_filters
@@ -223,6 +223,7 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
         "activity": [change_row(viewer, c) for c in changes[:50]],
         "edit_value": request.GET.get("edit"),
         "mask": MASK,
+        "erases": erasure.preview(person) if can(request.user, Capability.MANAGE_PEOPLE) else [],
     }
     if tab in contributed:
         ctx |= contributed[tab].context(request, person)
@@ -288,6 +289,16 @@ def person_opt_in(request: HttpRequest, code: UUID) -> HttpResponse:
     contact.opt_in(person)
     messages.success(request, "Opted back in: this person may be invited and reminded again.")
     return redirect("person", code=person.code)
+
+
+@require_POST
+@requires(Capability.MANAGE_PEOPLE)
+def person_erase(request: HttpRequest, code: UUID) -> HttpResponse:
+    person = get_object_or_404(Person, code=code)
+    record = erasure.erase(person, signed_in_user(request))
+    rows = sum(record.counts.values())
+    messages.success(request, f"Erased: {rows} records about this person are gone. The erasure is logged without them.")
+    return redirect("people")
 
 
 @requires(Capability.MANAGE_PROPERTIES)

@@ -76,6 +76,10 @@ def _new_member(t: BaseTestCase, u: User) -> dict[str, Any]:
     return {"code": fx.panel.code, "person_code": person.code}
 
 
+def _new_person(t: BaseTestCase, u: User) -> dict[str, Any]:
+    return {"code": create_person(f"e{uuid.uuid4().hex[:8]}@example.org", source="manual").code}
+
+
 def _study_toggle(t: BaseTestCase, u: User) -> dict[str, Any]:
     _fx(t).study.refresh_from_db()
     return {"status": "paused" if _fx(t).study.status == StudyStatus.ACTIVE else "active"}
@@ -127,6 +131,7 @@ VIEWS: dict[str, Route] = {
     ),
     "person_opt_out": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_person),
     "person_opt_in": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_person),
+    "person_erase": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_new_person),
     "properties": Route(DEFINERS),
     "property": Route(DEFINERS, kwargs=_prop),
     "property_option_add": Route(DEFINERS, method="post", ok=302, kwargs=_prop, data={"label": "Blue"}),
@@ -218,6 +223,7 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("patch", "/api/v1/people/{code}"): Call(WRITERS, _person, lambda t, u: {"first_name": "Pat"}),
     ("put", "/api/v1/people/{code}/properties"): Call(WRITERS, _person, lambda t, u: {"properties": {"colour": "Red"}}),
     ("get", "/api/v1/people/{code}/history"): Call(TOKEN_OWNERS, _person),
+    ("delete", "/api/v1/people/{code}"): Call(WRITERS, _new_person),
     ("get", "/api/v1/properties"): TOKEN_OWNERS,
     ("post", "/api/v1/properties"): Call(
         DEFINERS, body=lambda t, u: {"key": f"k-{u.role}", "label": "K", "type": "text"}, ok=201
