@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import EmptyPage, Page, Paginator
-from django.db.models import Count, Q, QuerySet, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import NullIf
+from django.utils.http import urlencode
 
 from muster.people.models import Person, PersonEmail, Property, PropertyType, PropertyValue
 from muster.people.serialise import Viewer, shown
@@ -215,3 +217,92 @@ def describe(f: Filter, viewer: Viewer) -> str:
     if f.op == "eq" and prop is not None and prop.type == PropertyType.BOOLEAN:
         return f"{f.label}: {shown(viewer, pii, 'yes' if f.value else 'no')}"
     return f"{f.label} contains “{shown(viewer, pii, str(f.value))}”"
+
+
+# Sorting and search (the People list): `sort=<column>` or `sort=-<column>` for descending, where a
+# column is name, email, created or p.<key>; `q=<text>` searches names and emails. Both are one
+# query with the page: a sort by email or by a property orders by a subquery, never row by row.
+SORT_DEFAULT = "-created"
+_VALUE_COLUMN = {
+    PropertyType.TEXT: "value_text",
+    PropertyType.NUMBER: "value_number",
+    PropertyType.DATE: "value_date",
+    PropertyType.BOOLEAN: "value_bool",
+    # Select properties sort in the order of their options, as the filters list them.
+    PropertyType.SINGLE_SELECT: "value_option__position",
+    PropertyType.MULTI_SELECT: "value_options__position",
+}
+
+
+@dataclass
+class Sort:
+    column: str
+    descending: bool
+    error: str = ""
+
+    @property
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.column
+
+    def link(self, column: str) -> str:
+        """The sort parameter a column's header sends: its own column flips, another starts ascending."""
+        if column == self.column and not self.descending:
+            return "-" + column
+        return column
+
+
+def parse_sort(given: str, properties: Iterable[Property], viewer: Viewer) -> Sort:
+    """The list's order from `sort`; a column that is not sortable, or not for this viewer, says why."""
+    descending = given.startswith("-")
+    column = given.removeprefix("-").strip()
+    default = Sort(SORT_DEFAULT[1:], True)
+    if not column:
+        return default
+    props = {f"p.{p.key}": p for p in properties}
+    if column not in ("name", "email", "created") and column not in props:
+        return Sort(default.column, True, f"There is no column “{column}” to sort by.")
+    prop = props.get(column)
+    pii = prop.pii if prop is not None else column in ("name", "email")
+    if pii and not viewer.pii:
+        label = prop.label if prop is not None else column
+        return Sort(default.column, True, f"Sorting by {label} needs a role that may see PII.")
+    return Sort(column, descending)
+
+
+def sorted_people(people: QuerySet[Person], sort: Sort, properties: Iterable[Property]) -> QuerySet[Person]:
+    """Empty values come last either way; people who sort alike stay in a stable order (by id)."""
+    tie = "-id" if sort.descending else "id"
+    if sort.column == "created":
+        return people.order_by("-created" if sort.descending else "created", tie)
+    if sort.column == "name":
+        keys: list[Any] = [NullIf(F("last_name"), Value("")), NullIf(F("first_name"), Value(""))]
+    elif sort.column == "email":
+        primary = PersonEmail.objects.filter(person=OuterRef("id"), is_primary=True).values("email")[:1]
+        keys = [Subquery(primary)]
+    else:
+        prop = {f"p.{p.key}": p for p in properties}[sort.column]
+        column = _VALUE_COLUMN[PropertyType(prop.type)]
+        value = PropertyValue.objects.filter(person=OuterRef("id"), property=prop).order_by(column).values(column)[:1]
+        keys = [Subquery(value)]
+    if sort.descending:
+        return people.order_by(*(k.desc(nulls_last=True) for k in keys), tie)
+    return people.order_by(*(k.asc(nulls_last=True) for k in keys), tie)
+
+
+def search(people: QuerySet[Person], text: str, viewer: Viewer) -> QuerySet[Person]:
+    """Every word must be found in the first name, last name or an email. A viewer who may not see
+    PII searches what they see instead: the start of the short person code."""
+    words = text.split()
+    if not viewer.pii:
+        wanted = "".join(words).lower()
+        return people.filter(code__istartswith=wanted) if wanted else people
+    for word in words:
+        emails = PersonEmail.objects.filter(email__icontains=word).values("person_id")
+        people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(id__in=emails))
+    return people
+
+
+def clean_query(params: Mapping[str, list[str]], *, drop: Iterable[str] = ()) -> str:
+    """The query string without empty parameters (a submitted form sends every blank input) or `drop`."""
+    dropped = set(drop)
+    return urlencode([(k, v) for k, vs in params.items() if k not in dropped for v in vs if v.strip()])

@@ -129,3 +129,11 @@ def error_text(viewer: Viewer, prop: Property, given: Any, reason: str) -> str:
         given = ", ".join(map(str, given))
     text = given if isinstance(given, str) else str(given)
     return f"“{shown(viewer, prop.pii, text)}” {reason}"
+
+
+def short_code(person: Person) -> str:
+    """The start of the person's random code: nothing personal, so masked lists show it to tell rows apart.
+
+    Eight hex digits can repeat across a large list; the profile shows the whole code.
+    """
+    return person.code.hex[:8]

@@ -19,7 +19,17 @@ from muster.accounts.roles import Capability, can
 from muster.people import contact, csvio, erasure, forms, imports, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
-from muster.people.filters import Filters, describe, page_of, parse_filters
+from muster.people.filters import (
+    Filters,
+    Sort,
+    clean_query,
+    describe,
+    page_of,
+    parse_filters,
+    parse_sort,
+    search,
+    sorted_people,
+)
 from muster.people.models import (
     ImportStatus,
     MembershipStatus,
@@ -33,7 +43,17 @@ from muster.people.models import (
     Source,
 )
 from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
-from muster.people.serialise import MASK, Viewer, change_row, email, error_text, name, rejection_row, value_text
+from muster.people.serialise import (
+    MASK,
+    Viewer,
+    change_row,
+    email,
+    error_text,
+    name,
+    rejection_row,
+    short_code,
+    value_text,
+)
 
 PAGE_SIZE = 25
 LIST_COLUMNS = 4
@@ -45,8 +65,10 @@ def all_properties() -> list[Property]:
 
 def filtered(request: HttpRequest, props: list[Property], params: Any = None) -> tuple[Any, Filters]:
     viewer = Viewer.of(request.user)
-    filters = parse_filters(dict((params or request.GET).lists()), props, viewer)
-    return filters.apply(Person.objects.order_by("-created", "-id")), filters
+    params = params or request.GET
+    filters = parse_filters(dict(params.lists()), props, viewer)
+    found = search(filters.apply(Person.objects.order_by("-created", "-id")), params.get("q", ""), viewer)
+    return found, filters
 
 
 def without(request: HttpRequest, param: str) -> str:
@@ -56,10 +78,19 @@ def without(request: HttpRequest, param: str) -> str:
 
 @requires(Capability.VIEW)
 def people(request: HttpRequest) -> HttpResponse:
+    clean = clean_query(dict(request.GET.lists()))
+    if clean != request.GET.urlencode():
+        # A submitted filter form sends every blank input: the list's address keeps only what filters.
+        return redirect(reverse("people") + (f"?{clean}" if clean else ""))
     viewer = Viewer.of(request.user)
     props = all_properties()
     found, filters = filtered(request, props)
-    page = page_of(found.prefetch_related("emails"), request.GET.get("page"), PAGE_SIZE, filtered=bool(filters.items))
+    sort = parse_sort(request.GET.get("sort", ""), props, viewer)
+    searching = bool(request.GET.get("q", "").strip())
+    found = sorted_people(found, sort, props)
+    page = page_of(
+        found.prefetch_related("emails"), request.GET.get("page"), PAGE_SIZE, filtered=bool(filters.items) or searching
+    )
     filtered_props = [f.prop for f in filters.items if f.prop is not None]
     columns = list(dict.fromkeys(filtered_props + props[:LIST_COLUMNS]))
     values = pv.values_of(page.object_list, columns)
@@ -68,12 +99,12 @@ def people(request: HttpRequest) -> HttpResponse:
             "person": p,
             "name": name(viewer, p) or "—",
             "email": email(viewer, p.primary_email),
+            "code": short_code(p),
             "values": [value_text(viewer, c, values.get((p.id, c.id))) for c in columns],
         }
         for p in page.object_list
     ]
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = clean_query(dict(request.GET.lists()), drop=("page",))
     targets = [(t, t.choices(request)) for t in registry.add_targets.values()]
     ctx = {
         "section": "people",
@@ -82,15 +113,36 @@ def people(request: HttpRequest) -> HttpResponse:
         "columns": columns,
         "properties": props,
         "chips": [{"text": describe(f, viewer), "remove": without(request, f.param)} for f in filters.items],
-        "errors": filters.errors,
+        "errors": filters.errors + ([sort.error] if sort.error else []),
         "given": {k: request.GET.getlist(k) for k in request.GET},
-        "query": query.urlencode(),
+        "query": query,
+        "q": request.GET.get("q", ""),
+        "sort": sort.param if request.GET.get("sort") and not sort.error else "",
+        "headers": sort_headers(request, sort, columns, viewer),
         "targets": targets,
         "offered": " or ".join(t.noun for t, choices in targets if choices is not None).capitalize(),
         "may_see_pii": viewer.pii,
         "first_steps": registry.first_steps_for(request.user),
     }
     return render(request, "people/people.html", ctx)
+
+
+def sort_headers(request: HttpRequest, sort: Sort, columns: list[Property], viewer: Viewer) -> list[dict[str, Any]]:
+    """The list's column headers: a link that sorts by the column (PII ones only for who may see it)."""
+    shown = [("name", "Name", True), ("email", "Email", True)] if viewer.pii else []
+    shown += [("created", "Added", False)] + [(f"p.{c.key}", c.label, c.pii) for c in columns]
+    headers = []
+    for column, label, pii in shown:
+        params = dict(request.GET.lists()) | {"sort": [sort.link(column)]}
+        headers.append(
+            {
+                "label": label,
+                "href": "?" + clean_query(params, drop=("page",)),
+                "sortable": viewer.pii or not pii,
+                "aria_sort": ("descending" if sort.descending else "ascending") if column == sort.column else "",
+            }
+        )
+    return headers
 
 
 @require_POST
