@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from playwright.sync_api import Page
 
 from muster.accounts.models import User
 from muster.accounts.roles import Role
 from muster.browser import chromium
 from muster.people import values as pv
 from muster.people.models import Erasure, Person
+from muster.people.properties import create_property
 from muster.people.tests.test_browser import shot, sign_in
 from muster.test import PASSWORD
 
@@ -38,3 +40,43 @@ class ScreensBrowserTestCase(StaticLiveServerTestCase):
             shot(page, "people-after-erasure")
         self.assertFalse(Person.objects.exists())
         self.assertEqual(Erasure.objects.get().counts, {"emails": 1, "person": 1})
+
+    def test_the_people_list_sorts_by_a_header_and_searches_from_the_box(self) -> None:
+        User.objects.create_user("oscar@example.org", PASSWORD, name="Oscar Observer", role=Role.OBSERVER)
+        age = create_property("age", "Age", "number")
+        for first, last, years in (("Cleo", "Abbot", 41), ("Ada", "Byron", 29), ("Bea", "Cole", 35)):
+            p = pv.create_person(f"{first.lower()}@example.org", first_name=first, last_name=last, source="manual")
+            pv.set_values(p, {age: years}, source="manual")
+        url = self.live_server_url
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            sign_in(page, url, "olga@example.org")
+            page.get_by_role("link", name="Age").click()
+            page.wait_for_url(f"{url}/people/?sort=p.age")
+            assert first_cells(page) == ["Ada Byron", "Bea Cole", "Cleo Abbot"]
+            page.get_by_role("link", name="Age").click()
+            page.wait_for_url(f"{url}/people/?sort=-p.age")
+            assert first_cells(page) == ["Cleo Abbot", "Bea Cole", "Ada Byron"]
+            page.get_by_role("searchbox", name="Search by name or email").fill("byron")
+            page.keyboard.press("Enter")
+            # The blank filter inputs are dropped from the address; the sort stays.
+            page.wait_for_url(f"{url}/people/?q=byron&sort=-p.age")
+            assert first_cells(page) == ["Ada Byron"]
+            shot(page, "people-sorted-searched")
+            page.get_by_text("Olga Ops").click()
+            page.get_by_role("button", name="Sign out").click()
+
+            sign_in(page, url, "oscar@example.org")
+            page.set_viewport_size({"width": 390, "height": 800})
+            codes = page.locator("tbody code").all_inner_texts()
+            assert len(codes) == 3 and all(len(c) == 8 for c in codes)
+            assert page.locator("tbody input[type=checkbox]").count() == 0
+            shot(page, "people-masked-390")
+            page.get_by_role("searchbox", name="Search by person code").fill(codes[1])
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/people/?q={codes[1]}")
+            assert page.locator("tbody code").all_inner_texts() == [codes[1]]
+
+
+def first_cells(page: Page) -> list[str]:
+    return [t.split(" opted out")[0] for t in page.locator("tbody tr td:has(a)").all_inner_texts()]
