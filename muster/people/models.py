@@ -398,3 +398,13 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure at {self.at}"
+
+
+class ListColumns(models.Model):
+    """The properties a user chose as the People list's columns; the list shows them in the properties' order."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    properties = models.ManyToManyField(Property, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"columns of {self.user_id}"

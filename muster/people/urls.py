@@ -8,6 +8,7 @@ urlpatterns = [
     path("people/", views.people, name="people"),
     path("people/new/", views.person_new, name="person_new"),
     path("people/bulk/", views.people_bulk, name="people_bulk"),
+    path("people/columns/", views.people_columns, name="people_columns"),
     path("people/export.csv", views.people_export, name="people_export"),
     path("people/import/", views.people_import, name="people_import"),
     path("people/import/<uuid:code>/", views.people_import_status, name="people_import_status"),

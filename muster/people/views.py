@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
+from muster.people import columns as list_columns
 from muster.people import contact, csvio, erasure, forms, imports, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
@@ -56,7 +57,6 @@ from muster.people.serialise import (
 )
 
 PAGE_SIZE = 25
-LIST_COLUMNS = 4
 
 
 def all_properties() -> list[Property]:
@@ -91,8 +91,11 @@ def people(request: HttpRequest) -> HttpResponse:
     page = page_of(
         found.prefetch_related("emails"), request.GET.get("page"), PAGE_SIZE, filtered=bool(filters.items) or searching
     )
-    filtered_props = [f.prop for f in filters.items if f.prop is not None]
-    columns = list(dict.fromkeys(filtered_props + props[:LIST_COLUMNS]))
+    # A property being filtered on is shown too, whether chosen or not.
+    shown = {f.prop.id for f in filters.items if f.prop is not None} | {
+        p.id for p in list_columns.chosen(signed_in_user(request), props)
+    }
+    columns = [p for p in props if p.id in shown]
     values = pv.values_of(page.object_list, columns)
     rows = [
         {
@@ -119,12 +122,22 @@ def people(request: HttpRequest) -> HttpResponse:
         "q": request.GET.get("q", ""),
         "sort": sort.param if request.GET.get("sort") and not sort.error else "",
         "headers": sort_headers(request, sort, columns, viewer),
+        "chosen": [(p, p in columns) for p in props],
         "targets": targets,
         "offered": " or ".join(t.noun for t, choices in targets if choices is not None).capitalize(),
         "may_see_pii": viewer.pii,
         "first_steps": registry.first_steps_for(request.user),
     }
     return render(request, "people/people.html", ctx)
+
+
+@require_POST
+@requires(Capability.VIEW)
+def people_columns(request: HttpRequest) -> HttpResponse:
+    kept = list_columns.choose(signed_in_user(request), request.POST.getlist("column"))
+    messages.success(request, f"The list shows {kept} propert{'y' if kept == 1 else 'ies'} as columns.")
+    query = request.POST.get("query", "")
+    return redirect(reverse("people") + (f"?{clean_query(dict(QueryDict(query).lists()))}" if query else ""))
 
 
 def sort_headers(request: HttpRequest, sort: Sort, columns: list[Property], viewer: Viewer) -> list[dict[str, Any]]:

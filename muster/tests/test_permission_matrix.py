@@ -117,6 +117,7 @@ VIEWS: dict[str, Route] = {
     "people": Route(ALL),
     "person_new": Route(PEOPLE_WRITERS),
     "people_bulk": Route(ALL, method="post", ok=302, data={"target": "nothing"}),
+    "people_columns": Route(ALL, method="post", ok=302, data={"column": ["nothing"]}),
     "people_export": Route(PEOPLE_WRITERS),
     "people_import": Route(PEOPLE_WRITERS),
     "people_import_status": Route(PEOPLE_WRITERS, kwargs=_imp),

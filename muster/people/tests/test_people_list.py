@@ -145,3 +145,39 @@ class PeopleListTestCase(BaseTestCase):
                     self.assertEqual(self.client.get(f"/people/?sort={sort}&q=example").status_code, 200)
                 counts.append((sort, len(queries)))
         self.assertEqual(counts[:4], counts[4:])
+
+
+class ColumnChooserTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.props = [create_property(f"k{i}", f"Prop {i}", "text") for i in range(6)]
+        ann = pv.create_person("ann@example.org", first_name="Ann", source="manual")
+        pv.set_values(ann, {self.props[4]: "xyz"}, source="manual")
+
+    def headers(self, user: object, url: str = "/people/") -> list[str]:
+        r = self.client.get(url)
+        return re.findall(r">(Prop \d)<", r.content.decode().split("<tbody>")[0].split("<thead>")[1])
+
+    def test_until_chosen_the_list_shows_the_first_four_properties(self) -> None:
+        self.client.force_login(self.rita)
+        self.assertEqual(self.headers(self.rita), ["Prop 0", "Prop 1", "Prop 2", "Prop 3"])
+
+    def test_chosen_columns_are_remembered_per_user_in_the_properties_order(self) -> None:
+        self.client.force_login(self.rita)
+        chosen = [str(self.props[5].code), str(self.props[1].code), "not-a-code"]
+        r = self.client.post("/people/columns/", {"column": chosen, "query": "sort=created&q="})
+        self.assertRedirects(r, "/people/?sort=created", fetch_redirect_response=False)
+        self.assertEqual(self.headers(self.rita), ["Prop 1", "Prop 5"])
+        self.client.force_login(self.olga)
+        self.assertEqual(self.headers(self.olga), ["Prop 0", "Prop 1", "Prop 2", "Prop 3"])
+
+    def test_a_filtered_property_is_a_column_too(self) -> None:
+        self.client.force_login(self.oscar)
+        self.client.post("/people/columns/", {"column": [str(self.props[0].code)]})
+        self.assertEqual(self.headers(self.oscar, "/people/?p.k4=x"), ["Prop 0", "Prop 4"])
+
+    def test_choosing_no_column_shows_none(self) -> None:
+        self.client.force_login(self.rita)
+        self.client.post("/people/columns/", {})
+        self.assertEqual(self.headers(self.rita), [])
+        self.assertContains(self.client.get("/people/"), "Ann")
