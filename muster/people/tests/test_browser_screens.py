@@ -10,7 +10,7 @@ from muster.accounts.models import User
 from muster.accounts.roles import Role
 from muster.browser import chromium
 from muster.people import values as pv
-from muster.people.models import Erasure, Person
+from muster.people.models import Erasure, Panel, Person
 from muster.people.properties import create_property
 from muster.people.tests.test_browser import shot, sign_in
 from muster.test import PASSWORD
@@ -80,3 +80,36 @@ class ScreensBrowserTestCase(StaticLiveServerTestCase):
 
 def first_cells(page: Page) -> list[str]:
     return [t.split(" opted out")[0] for t in page.locator("tbody tr td:has(a)").all_inner_texts()]
+
+
+class SelectAllBrowserTestCase(StaticLiveServerTestCase):
+    def test_select_all_on_the_page_then_all_matching_and_the_column_chooser(self) -> None:
+        User.objects.create_user("olga@example.org", PASSWORD, name="Olga Ops", role=Role.OPS_MANAGER)
+        create_property("age", "Age", "number")
+        create_property("city", "City", "text")
+        panel = Panel.objects.create(name="Night owls")
+        for i in range(30):
+            pv.create_person(f"p{i:02}@example.org", first_name=f"P{i:02}", source="manual")
+        url = self.live_server_url
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            sign_in(page, url, "olga@example.org")
+            page.get_by_label("Select everyone on this page").check()
+            assert page.locator("tbody input[type=checkbox]:checked").count() == 25
+            page.get_by_text("All 25 on this page are selected.").wait_for()
+            page.get_by_role("button", name="Select all 30 matching").click()
+            page.get_by_text("All 30 matching are selected.").wait_for()
+            assert page.get_by_label("Add").input_value() == "filter"
+            shot(page, "people-select-all")
+            page.locator('select[name="target"]').select_option(label="Night owls")
+            page.get_by_role("button", name="Add", exact=True).click()
+            page.get_by_text("30 added to the panel Night owls.").wait_for()
+
+            page.get_by_text("Columns", exact=True).click()
+            page.get_by_role("group", name="Properties shown as columns").get_by_label("Age").uncheck()
+            page.get_by_role("button", name="Save columns").click()
+            page.get_by_text("The list shows 1 property as columns.").wait_for()
+            headers = page.locator("thead th").all_inner_texts()
+            assert "CITY" in headers and "AGE" not in headers, headers
+            shot(page, "people-columns")
+        self.assertEqual(panel.memberships.count(), 30)
