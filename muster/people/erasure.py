@@ -11,6 +11,7 @@ deletion collector follows them, find them, and the collector's per-model counts
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from muster.people.models import Erasure, ImportRejection, ImportSeen, Person, R
 
 if TYPE_CHECKING:
     from muster.accounts.models import User
+
+log = logging.getLogger(__name__)
 
 # The collector names models by label; a record names kinds a person would recognise.
 KINDS = {
@@ -117,3 +120,8 @@ def _checkpoint() -> None:
     # the database file and empty the WAL.
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, frames, copied = cursor.fetchone()
+    if busy or frames != copied:
+        # Another connection is reading an older snapshot. The erased rows are already zeroes in the
+        # WAL's newest pages; the old frames go when the next checkpoint reaches them.
+        log.warning("Erasure: the WAL could not be emptied yet (%s of %s pages copied)", copied, frames)
