@@ -52,10 +52,11 @@ class Clash:
 TAKEN = "the value is already another person's."
 
 
-def clashes(entries: Sequence[Entry], *, together: bool) -> dict[int, Clash]:
+def clashes(entries: Sequence[Entry], *, together: bool, numbers: Sequence[int] = ()) -> dict[int, Clash]:
     """Entries (by index) whose unique value is another person's, or another entry's too.
 
-    Two entries giving the same value: with `together` both are refused, else the first keeps it.
+    Two entries giving the same value: with `together` both are refused (their reason names them
+    by `numbers`, else by index), else the first keeps it.
     """
     uniques = [(i, p, v) for i, e in enumerate(entries) for p, v in e.values if p.unique and v is not None]
     if not uniques:
@@ -74,7 +75,7 @@ def clashes(entries: Sequence[Entry], *, together: bool) -> dict[int, Clash]:
     for (_, value), indices in claims.items():
         prop = next(p for p, v in entries[indices[0]].values if p.unique and v == value)
         if together and len(indices) > 1:
-            named = " and ".join(str(i) for i in indices)
+            named = " and ".join(str(numbers[i] if numbers else i) for i in indices)
             for i in indices:
                 found.setdefault(i, Clash(prop, value, f"{prop.label}: items {named} give the same value."))
         elif not together:

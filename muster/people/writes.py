@@ -134,7 +134,7 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
             if not (h.multi and c.policy == Policy.ADD):
                 done.skipped.append(Skipped(c, NOT_EMPTY))
                 continue
-            new = tuple(sorted({*held, *new}, key=lambda i: (labels[i][1], i)))
+            new = tuple(sorted({*held, *(new or ())}, key=lambda i: (labels[i][1], i)))
         elif c.policy != Policy.OVERWRITE and value is None:
             continue
         if held == new:
@@ -150,6 +150,7 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
         old = "null" if held is None else h.held_json(held)
         as_of_at = at if c.as_of is None else connection.ops.adapt_datetimefield_value(c.as_of)
         if new is None:
+            assert value_id is not None  # held is not None
             emptied.append(value_id)
             history.append([c.person, h.id, old, "null"])
         elif h.multi:
@@ -198,13 +199,13 @@ def comparable(moment: datetime) -> Any:
     return moment
 
 
-def unique_owners(changes: Sequence[Change]) -> dict[tuple[int, str], int]:
+def unique_owners(changes: Sequence[Change]) -> dict[tuple[int, str | None], int]:
     """(property id, text) -> the person holding it, for the unique values the batch sets."""
     texts: dict[int, set[str]] = {}
     for c in changes:
         if c.prop.unique and c.value is not None:
             texts.setdefault(c.prop.id, set()).add(c.value)
-    owners: dict[tuple[int, str], int] = {}
+    owners: dict[tuple[int, str | None], int] = {}
     for prop_id, wanted in texts.items():
         owners |= {
             (prop_id, text): person_id
