@@ -55,8 +55,8 @@ TAKEN = "the value is already another person's."
 def clashes(entries: Sequence[Entry], *, together: bool, numbers: Sequence[int] = ()) -> dict[int, Clash]:
     """Entries (by index) whose unique value is another person's, or another entry's too.
 
-    Two entries giving the same value: with `together` both are refused (their reason names them
-    by `numbers`, else by index), else the first keeps it.
+    Two entries giving the same value nobody holds yet: with `together` both are refused (their
+    reason names them by `numbers`, else by index), else the first keeps it.
     """
     uniques = [(i, p, v) for i, e in enumerate(entries) for p, v in e.values if p.unique and v is not None]
     if not uniques:
@@ -68,9 +68,10 @@ def clashes(entries: Sequence[Entry], *, together: bool, numbers: Sequence[int] 
         owner = taken.get((prop.id, value))
         if owner is not None and owner != owners.get(entries[i].email):
             found.setdefault(i, Clash(prop, value, f"{prop.label}: {TAKEN}"))
+    # An entry refused already claims nothing: the value's owner is not in doubt.
     claims: dict[tuple[int, str], list[int]] = {}
     for i, prop, value in uniques:
-        if together or i not in found:
+        if i not in found:
             claims.setdefault((prop.id, value), []).append(i)
     for (_, value), indices in claims.items():
         prop = next(p for p, v in entries[indices[0]].values if p.unique and v == value)
@@ -79,8 +80,7 @@ def clashes(entries: Sequence[Entry], *, together: bool, numbers: Sequence[int] 
             for i in indices:
                 found.setdefault(i, Clash(prop, value, f"{prop.label}: items {named} give the same value."))
         elif not together:
-            # The first row keeps the value; a row refused already claims nothing.
-            for i in [i for i in indices if i not in found][1:]:
+            for i in indices[1:]:  # the first keeps the value
                 found.setdefault(i, Clash(prop, value, f"{prop.label}: {TAKEN}"))
     return found
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -8,7 +9,7 @@ from django.utils.timezone import now
 
 from muster.people import values as pv
 from muster.people import writes
-from muster.people.models import Person, PersonEmail, PropertyValue, PropertyValueChange, Revision, Source
+from muster.people.models import Person, PersonEmail, Property, PropertyValue, PropertyValueChange, Revision, Source
 from muster.people.properties import create_property
 from muster.people.writes import Change, Policy
 from muster.test import BaseTestCase
@@ -34,14 +35,15 @@ class WriterTestCase(BaseTestCase):
         with transaction.atomic():
             return writes.write(list(changes), revision(source))
 
-    def value(self, person: Person, prop: object) -> object:
-        return pv.values_of([person], [prop]).get((person.id, prop.id))  # type: ignore[attr-defined]
+    def value(self, person: Person, prop: Property) -> Any:
+        return pv.values_of([person], [prop]).get((person.id, prop.id))
 
     def test_a_batch_shares_one_revision_and_records_old_and_new(self) -> None:
         done = self.write(Change(self.pat.id, self.age, 30.0), Change(self.sam.id, self.age, 40.0))
         self.write(Change(self.pat.id, self.age, 31.0))
         changes = list(PropertyValueChange.objects.order_by("id").values_list("person", "old", "new", "revision"))
-        first = done.revision.pk if done.revision else None
+        assert done.revision is not None
+        first = done.revision.pk
         self.assertEqual(changes[:2], [(self.pat.id, None, 30, first), (self.sam.id, None, 40, first)])
         self.assertEqual(changes[2][1:3], (30, 31))
         self.assertNotEqual(changes[2][3], first)
@@ -127,7 +129,7 @@ class WriterTestCase(BaseTestCase):
         props.append(create_property("country", "Country", "single_select", options=["UK", "France"]))
         iphone, _, mac = self.devices.options.all()
         uk, france = props[-1].options.all()
-        given = {
+        given: dict[str, list[Any]] = {
             "number": [1.0, 2.0],
             "text": ["a", "b"],
             "date": [MONDAY.date(), TUESDAY.date()],
