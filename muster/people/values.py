@@ -247,7 +247,7 @@ def set_values(
         PropertyValueChange(
             person=person, property_id=prop_id, old=json.loads(old), new=json.loads(new), revision=revision
         )
-        for _, prop_id, old, new in written.history
+        for _, prop_id, old, new, _ in written.history
     ]
 
 

@@ -60,7 +60,7 @@ class Skipped:
 @dataclass
 class Written:
     revision: Revision | None = None  # saved once the batch changed something
-    # One per changed value: (person id, property id, old, new), old and new as JSON text.
+    # One per changed value: [person id, property id, old, new, revision id], old and new as JSON text.
     history: list[list[Any]] = field(default_factory=list)
     # Not written, and not an error: an older as-of, or a policy that keeps what is held.
     skipped: list[Skipped] = field(default_factory=list)
@@ -69,7 +69,7 @@ class Written:
 
     @property
     def changed(self) -> set[int]:
-        return {person_id for person_id, *_ in self.history}
+        return {row[0] for row in self.history}
 
 
 OLDER = "A newer value is held: this change is as of an earlier time."
@@ -78,6 +78,7 @@ TAKEN = "the value is already another person's."
 TWICE = "Another change of the same write sets this value."
 
 NOTHING = (None, None, None)
+OVERWRITE = Policy.OVERWRITE.value
 COLUMNS = ["value_text", "value_number", "value_date", "value_bool", "value_option_id"]
 COLUMN: dict[str, str] = {
     PropertyType.TEXT: "value_text",
@@ -113,7 +114,10 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     confirmed: list[list[Any]] = []
     seen: set[tuple[int, int]] = set()
     claimed: dict[tuple[int, str], int] = {}
-    default_as_of = comparable(stamp)
+    revision_id = revision.pk
+    # The batch's changes mostly share one as-of (an import's upload, a response's date).
+    given_as_of: datetime | None = None
+    as_of, as_of_at = comparable(stamp), at
     for c in changes:
         h = handling[c.prop.id]
         key = (c.person, h.id)
@@ -122,42 +126,47 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
             continue
         seen.add(key)
         value_id, held, held_as_of = current.get(key, NOTHING)
-        as_of = default_as_of if c.as_of is None else comparable(c.as_of)
+        if c.as_of is not given_as_of:
+            given_as_of = c.as_of
+            moment = stamp if given_as_of is None else given_as_of
+            as_of, as_of_at = comparable(moment), connection.ops.adapt_datetimefield_value(moment)
         if held_as_of is not None and as_of < held_as_of:
             done.skipped.append(Skipped(c, OLDER))
             continue
         value = c.value
         new = None if value is None else h.held_form(value)
-        if c.policy != Policy.OVERWRITE and held is not None:
+        if c.policy != OVERWRITE and held is not None:
             if value is None:
                 continue
             if not (h.multi and c.policy == Policy.ADD):
                 done.skipped.append(Skipped(c, NOT_EMPTY))
                 continue
             new = tuple(sorted({*held, *(new or ())}, key=lambda i: (labels[i][1], i)))
-        elif c.policy != Policy.OVERWRITE and value is None:
+        elif c.policy != OVERWRITE and value is None:
             continue
         if held == new:
             if held is not None and as_of > held_as_of:
                 # The same value, true at a later time: an older change must not replace it now.
-                confirmed.append([value_id, c.as_of or stamp])
+                confirmed.append([value_id, as_of_at])
             continue  # unchanged: no write, no history
         if h.unique and new is not None:
             owner = owners.get((h.id, new), c.person)
             if owner != c.person or claimed.setdefault((h.id, new), c.person) != c.person:
                 done.refused.append(Skipped(c, f"{c.prop.label}: {TAKEN}"))
                 continue
+        if revision_id is None:  # the batch's revision, saved once it changes something
+            revision.save()
+            revision_id = revision.pk
         old = "null" if held is None else h.held_json(held)
-        as_of_at = at if c.as_of is None else connection.ops.adapt_datetimefield_value(c.as_of)
         if new is None:
             assert value_id is not None  # held is not None
             emptied.append(value_id)
-            history.append([c.person, h.id, old, "null"])
+            history.append([c.person, h.id, old, "null", revision_id])
         elif h.multi:
-            history.append([c.person, h.id, old, h.held_json(new)])
+            history.append([c.person, h.id, old, h.held_json(new), revision_id])
             multi.append((value_id, c.person, h.id, new, as_of_at))
         else:
-            history.append([c.person, h.id, old, h.parsed_json(value)])
+            history.append([c.person, h.id, old, h.parsed_json(value), revision_id])
             if value_id is None:
                 h.inserts.append([h.id, h.adapt(value), c.person, h.unique_flag, at, as_of_at])
             elif h.text:
@@ -165,8 +174,6 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
             else:
                 h.updates.append([value_id, h.adapt(value), at, as_of_at])
     if history:
-        if revision.pk is None:
-            revision.save()
         done.revision = revision
     for i, made in inserts.items():
         # In the order of the value indexes (property, value, person): neighbours share index pages.
@@ -176,9 +183,7 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     for i, changed in updates.items():
         extra = ", is_unique = {}" if i == 0 else ""
         update_many(PropertyValue, f"{COLUMNS[i]} = {{}}, updated = {{}}, as_of = {{}}{extra}", sorted(changed))
-    update_many(
-        PropertyValue, "as_of = {}", sorted([i, connection.ops.adapt_datetimefield_value(t)] for i, t in confirmed)
-    )
+    update_many(PropertyValue, "as_of = {}", sorted(confirmed))
     if multi:
         write_multi(multi, at)
     through = PropertyValue.value_options.through
@@ -187,7 +192,7 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     insert_many(
         PropertyValueChange,
         ["person_id", "property_id", "old", "new", "revision_id"],
-        [[*h, revision.pk] for h in history],
+        history,
     )
     return done
 
