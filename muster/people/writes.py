@@ -107,7 +107,7 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     # By value column: each row sets only its own, so no NULLs to bind (see `db_flag`).
     inserts: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     updates: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
-    handling = {p.id: Handling.of(p, labels, inserts, updates) for p in props.values()}
+    handling = handlings(props, labels, inserts, updates)
     history = done.history
     multi: list[tuple[int | None, int, int, tuple[int, ...], Any]] = []
     emptied: list[int] = []
@@ -311,6 +311,15 @@ def current_values(
             ordered = tuple(sorted(chosen[value_id], key=lambda i: (labels[i][1], i)))
             found[key] = (value_id, ordered or None, found[key][2])
     return found
+
+
+def handlings(
+    props: dict[int, Property],
+    labels: dict[int, tuple[str, int]],
+    inserts: dict[int, list[list[Any]]],
+    updates: dict[int, list[list[Any]]],
+) -> dict[int, Handling]:
+    return {p.id: Handling.of(p, labels, inserts, updates) for p in props.values()}
 
 
 @dataclass(slots=True)
