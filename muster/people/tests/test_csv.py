@@ -75,6 +75,17 @@ class CsvImportTestCase(BaseTestCase):
         )
         self.assertEqual(PropertyValue.objects.get(person=self.taken, property=self.age).value_number, 50)
 
+    def test_a_value_edited_after_the_upload_is_newer_than_the_import_and_kept(self) -> None:
+        imp = queued_import(
+            self.rita, b"email,First,Age,Country,Member\ntaken@example.org,Tak,50,France,M-1\n", self.mapping
+        )
+        pv.set_values(self.taken, {self.age: 61.0}, source=Source.MANUAL)  # after the upload, before the import
+        csvio.import_people.call(str(imp.code))
+        self.assertEqual(
+            pv.values_of([self.taken], [self.age, self.country]),
+            {(self.taken.id, self.age.id): 61, (self.taken.id, self.country.id): "France"},
+        )
+
     def test_a_rejected_row_writes_nothing_at_all(self) -> None:
         self.run_import(b"ben@example.org,Ben,40,Nowhere,M-9\n")
         self.assertFalse(Person.objects.filter(emails__email="ben@example.org").exists())
