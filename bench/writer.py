@@ -92,27 +92,6 @@ def no_collector_pause() -> None:
     bulk.collections_per_batch = running  # type: ignore[attr-defined]
 
 
-def handling_per_value() -> None:
-    """The writer works out how to treat a property for each value rather than once a batch."""
-    from muster.people import writes
-
-    class PerValue(dict):  # type: ignore[type-arg]
-        def __getitem__(self, key: Any) -> Any:
-            return writes.Handling.of(*dict.__getitem__(self, key))
-
-    def handlings(props: Any, labels: Any, inserts: Any, updates: Any) -> Any:
-        return PerValue({p.id: (p, labels, inserts, updates) for p in props.values()})
-
-    writes.handlings = handlings  # type: ignore[assignment]
-
-
-def bool_binding() -> None:
-    """Booleans bound as Python bools on SQLite (through sqlite3's adapter lookup), not as ints."""
-    from muster.people import sql, writes
-
-    writes.db_flag = sql.db_flag = lambda: bool  # type: ignore[assignment]
-
-
 def tell_per_row() -> None:
     """The import asks the file for the bytes read after every row, not once a batch."""
     from contextlib import contextmanager
@@ -129,12 +108,9 @@ def tell_per_row() -> None:
     csvio.rows_of = rows_of  # type: ignore[assignment]
 
 
-WITHOUT = {
-    "collector_pause": no_collector_pause,
-    "handling_per_batch": handling_per_value,
-    "exact_type_binding": bool_binding,
-    "tell_per_batch": tell_per_row,
-}
+# Measured and dropped (commit "bench toggles for each micro-optimisation" had them): Handling
+# objects worked out once a batch rather than per value, booleans bound as ints on SQLite.
+WITHOUT = {"collector_pause": no_collector_pause, "tell_per_batch": tell_per_row}
 
 
 def importer() -> Any:

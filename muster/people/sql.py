@@ -125,13 +125,3 @@ def insert_returning(model: Any, columns: list[str], rows: list[list[Any]], retu
             )
             found += cursor.fetchall()
     return found
-
-
-def db_flag() -> Callable[[bool], bool | int]:
-    """How to pass a boolean parameter: SQLite stores it as 0 or 1, so an int there.
-
-    Python 3.11's sqlite3 binds exactly int, float and str directly; anything else (None, a bool,
-    a str enum) goes through its adapter lookup, which raises and discards an AttributeError each
-    time. An import binds hundreds of thousands of parameters: that cost about 5% of its work.
-    """
-    return int if connection.vendor == "sqlite" else bool

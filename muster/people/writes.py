@@ -31,7 +31,7 @@ from muster.people.models import (
     PropertyValueChange,
     Revision,
 )
-from muster.people.sql import db_flag, delete_in, insert_many, insert_returning, table, update_many
+from muster.people.sql import delete_in, insert_many, insert_returning, table, update_many
 
 
 class Policy(models.TextChoices):
@@ -104,10 +104,10 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     labels = option_labels(props)
     current = current_values(sorted({c.person for c in changes}), props, labels)
     owners = unique_owners(changes)
-    # By value column: each row sets only its own, so no NULLs to bind (see `db_flag`).
+    # By value column: each row sets only its own column.
     inserts: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
     updates: dict[int, list[list[Any]]] = {i: [] for i in range(len(COLUMNS))}
-    handling = handlings(props, labels, inserts, updates)
+    handling = {p.id: Handling.of(p, labels, inserts, updates) for p in props.values()}
     history = done.history
     multi: list[tuple[int | None, int, int, tuple[int, ...], Any]] = []
     emptied: list[int] = []
@@ -168,9 +168,9 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
         else:
             history.append([c.person, h.id, old, h.parsed_json(value), revision_id])
             if value_id is None:
-                h.inserts.append([h.id, h.adapt(value), c.person, h.unique_flag, at, as_of_at])
+                h.inserts.append([h.id, h.adapt(value), c.person, h.unique, at, as_of_at])
             elif h.text:
-                h.updates.append([value_id, h.adapt(value), at, as_of_at, h.unique_flag])
+                h.updates.append([value_id, h.adapt(value), at, as_of_at, h.unique])
             else:
                 h.updates.append([value_id, h.adapt(value), at, as_of_at])
     if history:
@@ -232,17 +232,16 @@ def create_people(people: list[tuple[str, str, str]], source: str, stamp: dateti
     at = connection.ops.adapt_datetimefield_value(stamp)
     # Each person's code as the database holds it, to match the ids the insert returns.
     codes = [code_field.get_db_prep_value(uuid.uuid4(), connection) for _ in people]
-    no, yes = db_flag()(False), db_flag()(True)
     ids = dict(
         insert_returning(
             Person,
             ["code", "first_name", "last_name", "opted_out", "source", "created"],
-            [[c, first, last, no, source, at] for c, (_, first, last) in zip(codes, people, strict=True)],
+            [[c, first, last, False, source, at] for c, (_, first, last) in zip(codes, people, strict=True)],
             "code, id",
         )
     )
     emails = {address: ids[c] for c, (address, _, _) in zip(codes, people, strict=True)}
-    insert_many(PersonEmail, ["person_id", "email", "is_primary"], [[i, e, yes] for e, i in emails.items()])
+    insert_many(PersonEmail, ["person_id", "email", "is_primary"], [[i, e, True] for e, i in emails.items()])
     return emails
 
 
@@ -250,8 +249,6 @@ def adapter(prop: Property) -> Any:
     """Parsed value -> what the database driver takes for the value's column."""
     if prop.type == PropertyType.DATE:
         return connection.ops.adapt_datefield_value
-    if prop.type == PropertyType.BOOLEAN:
-        return db_flag()
     if prop.type == PropertyType.SINGLE_SELECT:
         return attrgetter("id")
     return same
@@ -313,24 +310,14 @@ def current_values(
     return found
 
 
-def handlings(
-    props: dict[int, Property],
-    labels: dict[int, tuple[str, int]],
-    inserts: dict[int, list[list[Any]]],
-    updates: dict[int, list[list[Any]]],
-) -> dict[int, Handling]:
-    return {p.id: Handling.of(p, labels, inserts, updates) for p in props.values()}
-
-
 @dataclass(slots=True)
 class Handling:
-    """How `write` treats one property's values, worked out once per batch, not per value."""
+    """How `write` treats one property's values: compares, records and binds them by their type."""
 
     id: int
     multi: bool
     text: bool
     unique: bool
-    unique_flag: bool | int
     # Parsed value -> the form `current_values` gives, to compare the two.
     held_form: Callable[[Any], Any]
     # The form `current_values` gives -> JSON text, for history's old value.
@@ -366,7 +353,6 @@ class Handling:
             multi=kind == PropertyType.MULTI_SELECT,
             text=kind == PropertyType.TEXT,
             unique=prop.unique,
-            unique_flag=db_flag()(prop.unique),
             held_form=held_form,
             held_json=held_json,
             parsed_json=JSON_TEXT[kind],
@@ -402,13 +388,12 @@ JSON_TEXT: dict[PropertyType, Callable[[Any], str]] = {
 
 def write_multi(multi: list[tuple[int | None, int, int, tuple[int, ...], Any]], at: Any) -> None:
     """Multi-select values: new rows first (their options need their ids), then the options."""
-    no = db_flag()(False)
     made = {
         (person_id, prop_id): value_id
         for value_id, person_id, prop_id in insert_returning(
             PropertyValue,
             ["person_id", "property_id", "is_unique", "updated", "as_of"],
-            [[person_id, prop_id, no, at, as_of] for i, person_id, prop_id, _, as_of in multi if i is None],
+            [[person_id, prop_id, False, at, as_of] for i, person_id, prop_id, _, as_of in multi if i is None],
             "id, person_id, property_id",
         )
     }
