@@ -73,8 +73,7 @@ def checked_and_written(viewer: Viewer, items: list[Any], policy: str, revision:
                 errors.append(f"properties.{key}: {error_text(viewer, prop, value, str(e))}")
                 continue
             entry.values.append((prop, parsed))
-        if errors:
-            del given[i]
+    # Whatever else is wrong with them, items with the same email are refused together.
     by_email: dict[str, list[int]] = {}
     for i, entry in given.items():
         by_email.setdefault(entry.email, []).append(i)

@@ -100,13 +100,17 @@ class BulkPeopleTestCase(BaseTestCase):
                 {"email": "hal@example.org", "properties": {"age": 1}},
                 {"email": "ivy@example.org"},
                 {"email": "HAL@example.org", "properties": {"age": 2}},
+                {"email": "jo@example.org", "properties": {"age": 3}},
+                {"email": "jo@example.org", "properties": {"age": "three"}},
             ]
         )
         results = self.results(r)
-        self.assertEqual([x[2] for x in results], ["refused", "created", "refused"])
+        self.assertEqual([x[2] for x in results], ["refused", "created", "refused", "refused", "refused"])
         self.assertEqual(results[0][3], ["Duplicate email: items 0 and 2 have it."])
         self.assertEqual(results[2][3], results[0][3])
-        self.assertFalse(Person.objects.filter(emails__email="hal@example.org").exists())
+        self.assertEqual(results[3][3], ["Duplicate email: items 3 and 4 have it."])
+        self.assertEqual(len(results[4][3]), 2)
+        self.assertFalse(PersonEmail.objects.filter(email__in=["hal@example.org", "jo@example.org"]).exists())
 
     def test_two_items_with_the_same_unique_value_are_refused_together(self) -> None:
         r = self.bulk(
