@@ -110,6 +110,22 @@ def delete_in(model: Any, column: str, keys: list[Any]) -> None:
         )
 
 
+def update_in(model: Any, assignments: str, params: list[Any], column: str, keys: list[Any]) -> None:
+    """UPDATE model's table SET assignments (%s marks taking `params`) WHERE column IN keys, 900 keys a statement.
+
+    One statement for many rows that take the same values: cheaper than a row each, on PostgreSQL above all.
+    """
+    name = connection.ops.quote_name(column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            cursor.execute(
+                f"UPDATE {table(model)} SET {assignments} "  # noqa: S608
+                f"WHERE {name} IN ({', '.join(['%s'] * len(chunk))})",
+                [*params, *chunk],
+            )
+
+
 def insert_returning(model: Any, columns: list[str], rows: list[list[Any]], returning: str) -> list[tuple[Any, ...]]:
     """INSERTs rows and gives back `returning` (e.g. "id, person_id") of each, 500 rows to a statement."""
     names = ", ".join(connection.ops.quote_name(c) for c in columns)

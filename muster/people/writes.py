@@ -31,7 +31,7 @@ from muster.people.models import (
     PropertyValueChange,
     Revision,
 )
-from muster.people.sql import delete_in, insert_many, insert_returning, table, update_many
+from muster.people.sql import delete_in, insert_many, insert_returning, table, update_in, update_many
 
 
 class Policy(models.TextChoices):
@@ -111,7 +111,8 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     history = done.history
     multi: list[tuple[int | None, int, int, tuple[int, ...], Any]] = []
     emptied: list[int] = []
-    confirmed: list[list[Any]] = []
+    # Unchanged values true at a later time, by that time: a batch's changes mostly share one.
+    confirmed: dict[Any, list[int]] = {}
     seen: set[tuple[int, int]] = set()
     claimed: dict[tuple[int, str], int] = {}
     revision_id = revision.pk
@@ -145,9 +146,9 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
         elif c.policy != OVERWRITE and value is None:
             continue
         if held == new:
-            if held is not None and as_of > held_as_of:
+            if value_id is not None and as_of > held_as_of:
                 # The same value, true at a later time: an older change must not replace it now.
-                confirmed.append([value_id, as_of_at])
+                confirmed.setdefault(as_of_at, []).append(value_id)
             continue  # unchanged: no write, no history
         if h.unique and new is not None:
             owner = owners.get((h.id, new), c.person)
@@ -183,7 +184,8 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
     for i, changed in updates.items():
         extra = ", is_unique = {}" if i == 0 else ""
         update_many(PropertyValue, f"{COLUMNS[i]} = {{}}, updated = {{}}, as_of = {{}}{extra}", sorted(changed))
-    update_many(PropertyValue, "as_of = {}", sorted(confirmed))
+    for moment, ids in confirmed.items():
+        update_in(PropertyValue, "as_of = %s", [moment], "id", sorted(ids))
     if multi:
         write_multi(multi, at)
     through = PropertyValue.value_options.through
