@@ -1,6 +1,6 @@
 """Value writer and CSV import figures (issue 11). Not a test: prints its figures.
 
-    .venv/bin/python bench/writer.py [--part csv|writer|all] [--people 20000]
+    .venv/bin/python bench/writer.py [--part csv|set_values|writer|all] [--people 20000] [--without collector_pause]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/muster_bench .venv/bin/python bench/writer.py
 
 csv: seeds N people × 30 properties (as bench/people.py does), then imports a 10,000-row file of
