@@ -16,7 +16,11 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
+# As muster.accounts.demo creates it (that module needs Django set up; this one runs without).
+DEMO_ADMIN_EMAIL = "admin@demo.muster.test"
 
 
 def port_from(variable: str, default: str) -> int:
@@ -45,6 +49,63 @@ def busy_port_message(ports: list[tuple[str, int, str]]) -> str | None:
                 f"another port: {variable}=<free port> make run"
             )
     return None
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)  # any HTTP answer means the server is up
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def wait_until_up(urls: list[str], processes: list[tuple[str, subprocess.Popen[bytes]]], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for _, p in processes):
+            return False
+        if all(answers(u) for u in urls):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def next_steps(public_url: str, data_dir: Path, sandbox_url: str | None) -> str:
+    """What to do first, printed once everything answers (so it is not lost among start-up lines)."""
+    password_file = data_dir / "demo_admin_password"
+    password = password_file.read_text().strip() if password_file.exists() else "(run `make setup` to create it)"
+    mail = os.environ.get("MUSTER_EMAIL_URL") or f"files in {data_dir / 'mail'}"
+    lines = [
+        "Next steps",
+        f"  1. Open {public_url}",
+        f"  2. Sign in as {DEMO_ADMIN_EMAIL}  /  {password}",
+        f"  3. Email Muster sends (invitations, password links) lands in: {mail}",
+    ]
+    if sandbox_url is not None:
+        lines += [
+            "  4. Connect the Qualtrics sandbox: Settings -> Connected Apps -> Qualtrics -> Connect, with",
+            *(f"       {line}" for line in sandbox_values(data_dir, sandbox_url)),
+        ]
+    lines += [f"  Web access log: {data_dir / 'access.log'}.  Ctrl-C stops everything."]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join(["", rule, *lines, rule, ""])
+
+
+def sandbox_values(data_dir: Path, sandbox_url: str) -> list[str]:
+    """The values the Connect form asks for, read from the sandbox's demo brand."""
+    from qualtrics_sandbox.seed import demo_summary
+    from qualtrics_sandbox.store import Store
+
+    found = dict(
+        line.split("=", 1)
+        for line in demo_summary(Store(data_dir / "sandbox" / "sandbox.sqlite3"), sandbox_url)
+        if "=" in line and not line.startswith("#")
+    )
+    return [
+        f"Datacenter or account URL:      {found['QUALTRICS_SANDBOX_URL']}",
+        f"Brand Administrator API token:  {found['QUALTRICS_SANDBOX_ADMIN_TOKEN']}",
+        f"User type for Muster's user:    {found['QUALTRICS_SANDBOX_USER_TYPE_STANDARD']}",
+    ]
 
 
 def main() -> int:
@@ -78,8 +139,9 @@ def main() -> int:
                 "2",
                 "--threads",
                 "4",
+                # Kept out of the terminal, where it would bury the next steps.
                 "--access-logfile",
-                "-",
+                str(data_dir / "access.log"),
             ],
         ),
         ("worker", [python, "manage.py", "db_worker"]),
@@ -106,6 +168,8 @@ def main() -> int:
         )
     processes = [(name, subprocess.Popen(cmd, cwd=ROOT, env=env)) for name, cmd in commands]
     print(f"\n  Muster is starting on {public_url}  (Ctrl-C stops everything)\n", flush=True)
+    sandbox_url = f"http://{sandbox_host}" if with_sandbox else None
+    up = [f"http://127.0.0.1:{web_port}/sign-in/", *([f"{sandbox_url}/_sandbox/"] if sandbox_url else [])]
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -113,6 +177,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     try:
+        if wait_until_up(up, processes):
+            print(next_steps(public_url, data_dir, sandbox_url), flush=True)
         while True:
             for name, process in processes:
                 if process.poll() is not None:

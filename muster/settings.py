@@ -50,6 +50,8 @@ if not MUSTER_QUALTRICS_SERVICE_USER:
     raise ImproperlyConfigured("MUSTER_QUALTRICS_SERVICE_USER must not be empty.")
 MUSTER_QUALTRICS_CALLS_PER_MINUTE = config.envint("MUSTER_QUALTRICS_CALLS_PER_MINUTE", "300", minimum=1)
 MUSTER_API_CALLS_PER_MINUTE = config.envint("MUSTER_API_CALLS_PER_MINUTE", "600", minimum=1)
+# 0: an uploaded CSV file is deleted as soon as its import no longer needs it.
+MUSTER_KEEP_UPLOADS_DAYS = config.envint("MUSTER_KEEP_UPLOADS_DAYS", "0", minimum=0)
 
 vars().update(config.email_settings(config.env("MUSTER_EMAIL_URL"), DATA_DIR))
 DEFAULT_FROM_EMAIL = config.from_email(config.env("MUSTER_FROM_EMAIL", "research@localhost"))
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "muster.accounts.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -173,6 +176,8 @@ RATELIMIT_USE_CACHE = "default"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["muster.formats"]
+# The default; each user can choose their own on their Account page (muster.accounts.middleware).
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True

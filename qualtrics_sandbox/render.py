@@ -67,7 +67,10 @@ def _choice_list(q: Question, answers: JSON, error: str | None, multi: bool) -> 
     )
     kind = "checkbox" if multi else "radio"
     rows = []
+    offered = set(q.offered(answers))  # carried-forward choices depend on earlier answers
     for cid, choice in q.choices:
+        if cid not in offered:
+            continue
         field_id = f"{q.qid}-{cid}"
         row = (
             f'<div class="choice"><input type="{kind}" id="{field_id}" name="{q.qid}" value="{escape(cid)}"'
@@ -87,7 +90,10 @@ def _choice_list(q: Question, answers: JSON, error: str | None, multi: bool) -> 
 def _dropdown(q: Question, answers: JSON, error: str | None) -> str:
     chosen = answers.get(q.qid)
     options = ['<option value="">Select one…</option>']
+    offered = set(q.offered(answers))
     for cid, _ in q.choices:
+        if cid not in offered:
+            continue
         selected = " selected" if chosen is not None and q.recodes[cid] == str(chosen) else ""
         options.append(f'<option value="{escape(cid)}"{selected}>{escape(q.labels[cid])}</option>')
     return (

@@ -46,11 +46,12 @@ def read_question(q: Question, form: MultiDict[str, str], answers: JSON) -> str 
     missing = False
     if q.kind in ("mc_single", "nps"):
         cid = form.get(qid, "")
-        if cid in q.recodes:
+        if cid in q.recodes and cid in q.offered(answers):
             answers[qid] = d.as_number(q.recodes[cid])
         missing = qid not in answers
     elif q.kind == "mc_multi":
-        picked = [cid for cid in form.getlist(qid) if cid in q.labels]
+        offered = set(q.offered(answers))
+        picked = [cid for cid in form.getlist(qid) if cid in offered]
         if picked:
             answers[qid] = picked
         missing = not picked

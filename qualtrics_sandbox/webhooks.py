@@ -168,10 +168,18 @@ class WebhookWorker:
                     (iso_seconds(now()), row["id"]),
                 )
                 continue
-            self.store.run(
-                "UPDATE deliveries SET faulted = 1, next_attempt_at = next_attempt_at + ? WHERE id = ?",
-                (hold, row["id"]),
-            )
+            window = self._open_reorder_window(hold) if rules["reorder"] else None
+            if window is not None:
+                # Joins the window already open, so the deliveries it holds are released together
+                # and go out newest first, however the worker's polls fall.
+                self.store.run(
+                    "UPDATE deliveries SET faulted = 1, next_attempt_at = ? WHERE id = ?", (window, row["id"])
+                )
+            else:
+                self.store.run(
+                    "UPDATE deliveries SET faulted = 1, next_attempt_at = next_attempt_at + ? WHERE id = ?",
+                    (hold, row["id"]),
+                )
             if self.faults.chance(rules["duplicate"]):
                 self.store.run(
                     "INSERT INTO deliveries (subscription_id, url, topic, msg, hmac, state, next_attempt_at,"
@@ -179,6 +187,16 @@ class WebhookWorker:
                     " next_attempt_at, created_at, 1 FROM deliveries WHERE id = ?",
                     (row["id"],),
                 )
+
+    def _open_reorder_window(self, hold: float) -> float | None:
+        """When held deliveries are released, if a reorder window is open now; else None."""
+        moment = time.time()
+        found = self.store.one(
+            "SELECT MAX(next_attempt_at) AS release FROM deliveries WHERE state = 'pending' AND faulted = 1"
+            " AND next_attempt_at > ? AND next_attempt_at <= ?",
+            (moment, moment + hold),
+        )
+        return None if found is None or found["release"] is None else float(found["release"])
 
     def _wait_for_claims(self) -> None:
         """Let attempts the worker has in flight finish, so a flush reports them."""

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from muster.accounts.models import User, normalise_email
@@ -16,6 +18,19 @@ class SignInForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return normalise_email(self.cleaned_data["username"])
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The backend refuses a deactivated user like a wrong password. Someone who proves the
+            # password is told why instead; nobody else learns that the account exists.
+            user = User.objects.filter(email=self.cleaned_data.get("username", "")).first()
+            if user is not None and not user.is_active and user.check_password(self.cleaned_data.get("password")):
+                raise forms.ValidationError(
+                    "Your account is deactivated: ask an Admin of your Muster to reactivate it.", code="inactive"
+                ) from None
+            raise
 
 
 class UserCreateForm(forms.Form):
@@ -36,6 +51,15 @@ class UserRoleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return [("", f"The installation's ({settings.TIME_ZONE})"), *((z, z.replace("_", " ")) for z in zones)]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=time_zone_choices, required=False, label="Show times in")
 
 
 class ApiTokenForm(forms.Form):

@@ -33,6 +33,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
+    # An IANA zone name ("Europe/Paris") pages show times in; blank: the installation's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, db_default="")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.OBSERVER)
     is_active = models.BooleanField(default=True)  # type: ignore[assignment,misc]
     date_joined = models.DateTimeField(default=now)

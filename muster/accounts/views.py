@@ -93,10 +93,15 @@ def user_update(request: HttpRequest, code: UUID) -> HttpResponse:
     if user == request.user and (role != Role.ADMIN or not is_active):
         messages.error(request, "You cannot remove your own Admin role or deactivate yourself.")
         return redirect("users")
+    was_active, user.is_active = user.is_active, is_active
     user.role = role
-    user.is_active = is_active
     user.save()
-    messages.success(request, f"{user.email} is now {user.get_role_display()}{'' if is_active else ' (deactivated)'}.")
+    if was_active and not is_active:
+        messages.success(request, f"{user.email} was deactivated: they can no longer sign in.")
+    elif is_active and not was_active:
+        messages.success(request, f"{user.email} was reactivated as {user.get_role_display()}.")
+    else:
+        messages.success(request, f"{user.email} is now {user.get_role_display()}.")
     return redirect("users")
 
 
@@ -122,4 +127,13 @@ def api_token_revoke(request: HttpRequest, code: UUID) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html")
+    user = signed_in_user(request)
+    form = forms.TimeZoneForm(request.POST or None, initial={"time_zone": user.time_zone})
+    if request.method == "POST":
+        if form.is_valid():
+            user.time_zone = form.cleaned_data["time_zone"]
+            user.save(update_fields=["time_zone"])
+            messages.success(request, f"Times are now shown in {user.time_zone or settings.TIME_ZONE}.")
+            return redirect("account")
+        messages.error(request, "Choose one of the listed time zones.")
+    return render(request, "accounts/account.html", {"form": form})

@@ -8,7 +8,9 @@ class PeopleConfig(AppConfig):
     label = "people"
 
     def ready(self) -> None:
-        from muster.people import registry, views
+        from muster.people import csvio, imports, registry, views
+
+        imports.register(enqueue=csvio.import_people.enqueue)
 
         registry.register_target(
             registry.AddTarget(

@@ -24,17 +24,19 @@ from django.db import transaction
 from django.utils.timezone import now
 from django_tasks import task
 
+from muster.people import imports
 from muster.people import values as pv
 from muster.people.models import (
     ImportRejection,
-    ImportSeen,
     ImportStatus,
+    Person,
     PersonImport,
     Property,
     normalise_email,
 )
 from muster.people.tuning import checkpoints, collections_per_batch, import_pragmas
 from muster.people.upserts import import_batch
+from muster.scheduling import leases
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ LAST_NAME = "last_name"
 BUILTIN = {EMAIL: "Email", FIRST_NAME: "First name", LAST_NAME: "Last name"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SURROGATES = re.compile("[\udc80-\udcff]")
+HEADER_LIMIT = 65536  # bytes
+NAME_LIMIT = Person._meta.get_field("first_name").max_length or 150
+# A cell that starts a row, as an email cell does: in a quoted cell spanning lines, it means an
+# unclosed quote has joined the rows after it into the cell.
+ROW_START = re.compile(r"(?:^|,)\s*[^@\s,\"]+@[^@\s,\"]+\.[^@\s,\"]+\s*(?:,|$)", re.MULTILINE)
 
 
 class BadFile(ValueError):
@@ -64,9 +71,17 @@ def import_dir() -> Path:
 
 def read_header(path: Path) -> list[str]:
     with path.open("rb") as f:
-        first = f.readline(65536)
+        first = f.readline(HEADER_LIMIT + 1)
+    if len(first) > HEADER_LIMIT:
+        raise BadFile(
+            f"The first line is longer than {HEADER_LIMIT // 1024} KiB: it should be the header row, "
+            "naming each column. Is the file CSV, with one row per line?"
+        )
     try:
-        header = next(csv.reader([first.decode("utf-8-sig")]), [])
+        line = first.decode("utf-8-sig")
+        if "\0" in line:
+            raise BadFile("The first line contains a NUL character: save the file as CSV UTF-8.")
+        header = next(csv.reader([line]), [])
     except UnicodeDecodeError:
         raise BadFile("The first line is not UTF-8 text: save the file as CSV UTF-8.") from None
     except csv.Error as e:
@@ -145,12 +160,17 @@ def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rej
     # isascii() reads a flag: the search runs only for rows that have other characters.
     if not joined.isascii() and SURROGATES.search(joined):
         return Rejection(number, "" if SURROGATES.search(address) else address, "Bad encoding: the row is not UTF-8.")
+    if "\0" in joined:
+        return Rejection(number, "" if "\0" in address else address, "The row contains a NUL character.")
     if len(cells) != width:
         return Rejection(number, address, f"The row has {len(cells)} cells; the header has {width}.")
     if not EMAIL_RE.match(address) or len(address) > 254:
         return Rejection(number, address, "The email is missing or not an email address.")
-    first = cells[plan.first_name].strip()[:150] if plan.first_name is not None else ""
-    last = cells[plan.last_name].strip()[:150] if plan.last_name is not None else ""
+    first = cells[plan.first_name].strip() if plan.first_name is not None else ""
+    last = cells[plan.last_name].strip() if plan.last_name is not None else ""
+    for name, label in ((first, BUILTIN[FIRST_NAME]), (last, BUILTIN[LAST_NAME])):
+        if len(name) > NAME_LIMIT:
+            return Rejection(number, address, f"{label}: longer than {NAME_LIMIT} characters.", label)
     row = Row(number, address, first, last)
     for i, column, prop in plan.properties:
         try:
@@ -163,41 +183,96 @@ def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rej
 
 
 @contextmanager
-def rows_of(path: Path) -> Iterator[tuple[Iterator[tuple[int, list[str]]], Callable[[], int]]]:
-    """(row number, cells) of the non-blank rows, and a function giving the bytes read so far.
+def rows_of(path: Path, after: int = 0) -> Iterator[tuple[Iterator[tuple[int, list[str] | str]], Callable[[], int]]]:
+    """(row number, cells) of the non-blank rows after line `after`, and a function giving the bytes read so far.
 
-    Undecodable bytes survive as surrogates for `validate`. The bytes read are asked for once a
-    batch: asking for every row costs a system call each.
+    A row the reader cannot take comes as (its line number, why) instead, and the rows after it
+    still come. Undecodable bytes survive as surrogates for `validate`. The bytes read are asked
+    for once a batch: asking for every row costs a system call each.
     """
     with path.open("rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-        next(reader, None)
-        yield ((reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)), raw.tell
+        yield read_rows(csv.reader(text), after), raw.tell
+
+
+def read_rows(reader: Any, after: int) -> Iterator[tuple[int, list[str] | str]]:
+    next(reader, None)
+    ended = reader.line_num  # the last line of the row before
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            number = reader.line_num
+            if number > after:
+                yield number, unreadable(str(e), ended + 1, number)
+            ended = number
+            continue
+        number = reader.line_num
+        # Only rows that span lines are searched, and only once the plain cases are out.
+        if number > after and number - ended > 1 and any(ROW_START.search(c) for c in cells if "\n" in c):
+            yield number, swallowed(ended + 1, number)
+        elif number > after and any(c.strip() for c in cells):
+            yield number, cells
+        ended = number
+
+
+def unreadable(error: str, first: int, last: int) -> str:
+    if "field larger than field limit" in error:
+        limit = f"{csv.field_size_limit():,}"
+        if last > first:
+            return (
+                f"A quote opened on line {first} is not closed: lines {first}-{last} were read as one cell "
+                f"longer than {limit} characters."
+            )
+        return f"A cell is longer than {limit} characters."
+    return f"The line is not CSV: {error}."
+
+
+def swallowed(first: int, last: int) -> str:
+    return (
+        f"A quote opened on line {first} is not closed where its cell ends: lines {first}-{last} were read "
+        "as one row, and none of them was imported. Check the quotes on those lines."
+    )
 
 
 @task()
 def import_people(code: str) -> None:
-    """The background import of an uploaded CSV (queued by the mapping step)."""
-    claimed = PersonImport.objects.filter(code=code, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING)
-    if claimed != 1:
-        return
+    """The background import of an uploaded CSV (queued by the mapping step, or again by
+    `leases.reclaim_lapsed` when the worker importing it died: it resumes after the last committed batch)."""
+    holder = leases.new_holder()
+    work = PersonImport.objects.filter(code=code, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+    if not leases.take(work, holder, status=ImportStatus.RUNNING):
+        return  # ended, or another worker holds it
     person_import = PersonImport.objects.get(code=code)
     try:
-        run_import(person_import)
+        run_import(person_import, holder)
+    except leases.LeaseLost:
+        log.info("Import %s was cancelled or taken over: stopped", code)
     except Exception as e:
         log.exception("Import %s failed", code)
-        PersonImport.objects.filter(id=person_import.id).update(
-            status=ImportStatus.FAILED,
-            error=str(e)[:500] if isinstance(e, BadFile) else "Unexpected error.",
-            finished=now(),
+        leases.release(
+            work.filter(id=person_import.id), holder, status=ImportStatus.FAILED, error=failure(e), finished=now()
         )
         raise
 
 
-def run_import(person_import: PersonImport) -> None:
+def failure(e: Exception) -> str:
+    """Why an import failed, in words for the page: never the exception's text, which may hold row data."""
+    if isinstance(e, BadFile):
+        return str(e)[:500]
+    if isinstance(e, FileNotFoundError):
+        return "The uploaded file has been deleted: upload it again to import it."
+    return (
+        f"Unexpected error ({type(e).__name__}). Retry: the import goes on after the rows already "
+        "saved. If it fails again, the worker's log has the details."
+    )
+
+
+def run_import(person_import: PersonImport, holder: str = "") -> None:
     with import_pragmas():
-        import_rows(person_import)
+        import_rows(person_import, holder)
 
 
 @dataclass
@@ -205,14 +280,19 @@ class Batch:
     rows: list[Row] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     position: int = 0  # bytes of the file read
+    line: int = 0  # the last line of the file it holds
 
 
-def batches(plan: Plan, path: Path, width: int) -> Iterator[Batch]:
-    """The file's rows, validated, in batches of BATCH good rows with the bad rows among them."""
-    batch, in_batch = Batch(), set()
-    with rows_of(path) as (rows, read):
+def batches(plan: Plan, path: Path, width: int, after: int = 0) -> Iterator[Batch]:
+    """The file's rows after line `after`, validated, in batches of BATCH rows, good and bad.
+
+    Bad rows count towards a batch too, so a file of bad rows still commits (and renews the
+    import's lease) batch by batch, and its rejections never pile up in memory.
+    """
+    batch, in_batch = Batch(line=after), set()
+    with rows_of(path, after) as (rows, read):
         for number, cells in rows:
-            result = validate(plan, number, cells, width)
+            result = Rejection(number, "", cells) if isinstance(cells, str) else validate(plan, number, cells, width)
             if isinstance(result, Row) and result.email in in_batch:
                 result = Rejection(number, result.email, "Duplicate email: an earlier row of this file has it.")
             if isinstance(result, Rejection):
@@ -220,23 +300,35 @@ def batches(plan: Plan, path: Path, width: int) -> Iterator[Batch]:
             else:
                 batch.rows.append(result)
                 in_batch.add(result.email)
-            if len(batch.rows) >= BATCH:
+            batch.line = number
+            if len(batch.rows) + len(batch.rejected) >= BATCH:
                 batch.position = read()
                 yield batch
-                batch, in_batch = Batch(position=batch.position), set()
+                batch, in_batch = Batch(position=batch.position, line=number), set()
         batch.position = read()
     yield batch
 
 
-def import_rows(person_import: PersonImport) -> None:
+def import_rows(person_import: PersonImport, holder: str = "") -> None:
+    """Imports the rows after the last committed batch, each batch committed with the lease renewed.
+
+    Raises LeaseLost, its batch undone, once the import is cancelled or another worker took it over.
+    """
+    if not person_import.path:
+        raise BadFile("The uploaded file has been deleted: upload it again to import it.")
     plan = plan_for(person_import)
     width = len(person_import.columns)
     user = person_import.created_by
-    counts = {"created": 0, "updated": 0, "rejected": 0, "done": 0}
+    work = PersonImport.objects.filter(id=person_import.id, status=ImportStatus.RUNNING)
+    p = person_import
+    counts = {"created": p.rows_created, "updated": p.rows_updated, "rejected": p.rows_rejected, "done": p.rows_done}
     with checkpoints() as checkpoint, collections_per_batch() as collect:
-        for batch in batches(plan, Path(person_import.path), width):
-            # One transaction for the batch, its rejections and the progress it makes.
+        for batch in batches(plan, Path(person_import.path), width, person_import.lines_done):
+            # One transaction for the batch, its rejections and the progress it makes. The lease
+            # comes first: on PostgreSQL the row stays locked until the commit, so no one else can
+            # commit this batch meanwhile.
             with transaction.atomic():
+                leases.renew(work, holder)
                 created, updated, refused = import_batch(person_import, batch.rows, user, Rejection)
                 rejected = batch.rejected + refused
                 ImportRejection.objects.bulk_create(
@@ -255,16 +347,18 @@ def import_rows(person_import: PersonImport) -> None:
                 counts["updated"] += updated
                 counts["rejected"] += len(rejected)
                 counts["done"] += len(batch.rows) + len(batch.rejected)
-                PersonImport.objects.filter(id=person_import.id).update(
+                leases.renew(
+                    work,
+                    holder,
                     rows_done=counts["done"],
                     rows_created=counts["created"],
                     rows_updated=counts["updated"],
                     rows_rejected=counts["rejected"],
                     bytes_done=batch.position,
+                    lines_done=batch.line,
                 )
             checkpoint()
             collect()
-    ImportSeen.objects.filter(person_import=person_import).delete()
-    PersonImport.objects.filter(id=person_import.id).update(
-        status=ImportStatus.DONE, bytes_done=person_import.size, finished=now()
-    )
+    if not leases.release(work, holder, status=ImportStatus.DONE, bytes_done=person_import.size, finished=now()):
+        raise leases.LeaseLost
+    imports.ended(person_import)

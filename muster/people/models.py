@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Lower, Trim
 from django.utils.timezone import now
 
+from muster.scheduling.leases import Leased
+
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
@@ -290,10 +292,15 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", "Importing"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
-class PersonImport(models.Model):
-    """A CSV upload of people, keyed by email, imported by a background task."""
+class PersonImport(Leased):
+    """A CSV upload of people, keyed by email, imported by a background task.
+
+    The task holds the import's lease while it runs (muster.scheduling.leases): a worker that dies
+    leaves it to another, which resumes after `lines_done`, the last line of the last committed batch.
+    """
 
     code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
@@ -307,11 +314,14 @@ class PersonImport(models.Model):
     status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.MAPPING)
     bytes_done = models.PositiveBigIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
+    lines_done = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
     rows_updated = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # A failed import someone chose not to retry: its file goes as a finished one's does.
+    dismissed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created"]
@@ -323,7 +333,19 @@ class PersonImport(models.Model):
     def percent(self) -> int:
         if self.status == ImportStatus.DONE:
             return 100
-        return int(100 * self.bytes_done / self.size) if self.size else 0
+        return min(100, int(100 * self.bytes_done / self.size)) if self.size else 0
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (ImportStatus.MAPPING, ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == ImportStatus.FAILED and bool(self.path)
 
 
 class ImportSeen(models.Model):

@@ -1,5 +1,6 @@
-"""What other apps add to people's pages: tabs on a person's profile, and targets of the People
-list's "Add to …" action.
+"""What other apps add to people's pages: tabs on a person's profile, targets of the People
+list's "Add to …" action, and the steps of the getting-started checklist above the People list
+(the home page).
 
 `people` imports none of the apps that build on it (DESIGN §3), so they register here from their
 AppConfig.ready(): `studies` adds the Studies tab and adding people to a study; `surveys` will
@@ -45,8 +46,22 @@ class AddTarget:
     add: Callable[[HttpRequest, UUID, QuerySet[Person]], None]
 
 
+@dataclass(frozen=True)
+class FirstStep:
+    """One step of the getting-started checklist; it ticks itself off when `done` says so."""
+
+    order: int
+    title: str
+    how: str
+    url: Callable[[], str]
+    done: Callable[[], bool]
+    # Shown to users whose role may take it: a function of the user.
+    offered: Callable[[Any], bool]
+
+
 profile_tabs: dict[str, ProfileTab] = {}
 add_targets: dict[str, AddTarget] = {}
+first_steps: list[FirstStep] = []
 
 
 def register_tab(tab: ProfileTab) -> None:
@@ -55,3 +70,15 @@ def register_tab(tab: ProfileTab) -> None:
 
 def register_target(target: AddTarget) -> None:
     add_targets[target.kind] = target
+
+
+def register_first_step(step: FirstStep) -> None:
+    if step not in first_steps:
+        first_steps.append(step)
+        first_steps.sort(key=lambda s: s.order)
+
+
+def first_steps_for(user: Any) -> list[tuple[FirstStep, bool]]:
+    """(step, done) for the steps this user may take; empty once every one of them is done."""
+    steps = [(s, s.done()) for s in first_steps if s.offered(user)]
+    return [] if all(done for _, done in steps) else steps

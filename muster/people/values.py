@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from operator import attrgetter
@@ -35,6 +36,8 @@ Parsed = Any
 # A value as JSON (history, API): str, int/float, ISO date, bool, option label, list of labels; None is empty.
 Json = Any
 
+# A number as text: ASCII digits, an optional sign, point and exponent; no grouping of any kind.
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 MULTI_SEPARATOR = ";"
@@ -125,8 +128,13 @@ def parse(
     if prop.type == PropertyType.NUMBER:
         if isinstance(raw, bool):
             raise InvalidValue(f"is not a number ({prop.label}).")
+        if isinstance(raw, str) and not NUMBER.fullmatch(raw.strip()):
+            # 1,5 is one and a half in much of Europe and fifteen elsewhere: only one reading is taken.
+            raise InvalidValue(
+                f"is not a number ({prop.label}): write digits, with a point for decimals and no separators."
+            )
         try:
-            number = float(raw.strip().replace(",", "") if isinstance(raw, str) else raw)
+            number = float(raw)
         except (TypeError, ValueError):
             raise InvalidValue(f"is not a number ({prop.label}).") from None
         if not math.isfinite(number):

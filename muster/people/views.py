@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
-from muster.people import contact, csvio, export, forms, lookup, registry
+from muster.people import contact, csvio, export, forms, imports, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
 from muster.people.filters import Filters, describe, page_of, parse_filters
@@ -88,6 +88,7 @@ def people(request: HttpRequest) -> HttpResponse:
         "targets": targets,
         "offered": " or ".join(t.noun for t, choices in targets if choices is not None).capitalize(),
         "may_see_pii": viewer.pii,
+        "first_steps": registry.first_steps_for(request.user),
     }
     return render(request, "people/people.html", ctx)
 
@@ -416,9 +417,41 @@ def people_import_status(request: HttpRequest, code: UUID) -> HttpResponse:
 
 def _report(request: HttpRequest, imp: PersonImport) -> dict[str, Any]:
     viewer = Viewer.of(request.user)
-    finished = imp.status in (ImportStatus.DONE, ImportStatus.FAILED)
+    finished = imp.ended
     rejections = [rejection_row(viewer, r) for r in imp.rejections.select_related("property")[:1000]]
     return {"finished": finished, "rejections": rejections}
+
+
+@require_POST
+@requires(Capability.MANAGE_PEOPLE)
+def people_import_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
+    return _change_import(request, code, imports.cancel, "Import cancelled: nothing more will be imported.")
+
+
+@require_POST
+@requires(Capability.MANAGE_PEOPLE)
+def people_import_retry(request: HttpRequest, code: UUID) -> HttpResponse:
+    def retry(imp: PersonImport) -> None:
+        imports.retry(imp, csvio.import_people.enqueue)
+
+    return _change_import(request, code, retry, "Import queued again: it goes on after the rows already saved.")
+
+
+@require_POST
+@requires(Capability.MANAGE_PEOPLE)
+def people_import_dismiss(request: HttpRequest, code: UUID) -> HttpResponse:
+    return _change_import(request, code, imports.dismiss, "Import dismissed.")
+
+
+def _change_import(request: HttpRequest, code: UUID, change: Any, done: str) -> HttpResponse:
+    imp = get_object_or_404(PersonImport, code=code)
+    try:
+        change(imp)
+    except imports.ImportRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, done)
+    return redirect("people_import_status", code=imp.code)
 
 
 @requires(Capability.MANAGE_PEOPLE)

@@ -30,8 +30,16 @@ def _enqueue_prune_sessions() -> object:
     return prune_expired_sessions.enqueue()
 
 
+def _reclaim_lapsed_leases() -> object:
+    from muster.scheduling.leases import reclaim_lapsed
+
+    return reclaim_lapsed()
+
+
 JOBS: dict[str, Job] = {
     "prune_expired_sessions": Job(_enqueue_prune_sessions, timedelta(hours=1)),
+    # Work whose worker died resumes within a lease plus this.
+    "reclaim_lapsed_leases": Job(_reclaim_lapsed_leases, timedelta(minutes=1)),
 }
 
 

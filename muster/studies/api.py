@@ -98,7 +98,7 @@ def participant_out(viewer: Viewer, p: StudyParticipant) -> dict[str, Any]:
 
 
 def participants() -> Any:
-    return StudyParticipant.objects.select_related("person").prefetch_related("person__emails")
+    return StudyParticipant.objects.select_related("person", "study").prefetch_related("person__emails")
 
 
 @router.get("/studies", response={200: list[StudyOut], **ERRORS}, summary="List studies")
@@ -139,10 +139,10 @@ def patch_study(request: HttpRequest, code: UUID, body: StudyPatch) -> dict[str,
 
 @router.post("/studies/{code}/status", response={200: StudyOut, 409: Any, **BODY_ERRORS}, summary="Change status")
 def post_study_status(request: HttpRequest, code: UUID, body: StatusIn) -> dict[str, Any]:
-    require(request, Capability.MANAGE_STUDIES)
+    user = require(request, Capability.MANAGE_STUDIES)
     study = get_object_or_404(Study, code=code)
     try:
-        change_study_status(study, body.status)
+        change_study_status(study, body.status, user)
     except Refused as e:
         raise HttpError(409, str(e)) from None
     return study_out(study)

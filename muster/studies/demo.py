@@ -9,7 +9,7 @@ from django.utils.timezone import now
 
 from muster.people.models import Panel, Person
 from muster.studies.models import Study, StudyKind, StudyStatus
-from muster.studies.participants import add_participants, advance
+from muster.studies.participants import add_participants, advance, change_study_status
 
 
 def load(panel: Panel) -> None:
@@ -44,3 +44,15 @@ def load(panel: Panel) -> None:
         landing_slug="checkout-interviews",
         landing_text="A 45-minute video call about paying online.",
     )
+    # An ended study, to show what closing means (and that it can be reopened), with its record.
+    pilot = Study.objects.create(
+        name="Pricing page pilot",
+        kind=StudyKind.UNMODERATED_TEST,
+        status=StudyStatus.ACTIVE,
+        landing_slug="pricing-pilot",
+        landing_text="Try our new pricing page and tell us what you think (10 minutes).",
+    )
+    done, _ = add_participants(pilot, Person.objects.filter(memberships__panel=panel)[25:31])
+    for p in done[:4]:
+        advance(p, "survey_completed", start - timedelta(days=20))
+    change_study_status(pilot, StudyStatus.CLOSED)

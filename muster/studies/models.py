@@ -107,3 +107,19 @@ class StudyParticipant(models.Model):
 
     def __str__(self) -> str:
         return self.participant_id
+
+
+class StudyStatusChange(models.Model):
+    """Every change of a study's status, so closing, reopening, archiving and restoring leave a record."""
+
+    study = models.ForeignKey(Study, models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=StudyStatus.choices)
+    to_status = models.CharField(max_length=20, choices=StudyStatus.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -16,7 +17,7 @@ from django.utils.timezone import now
 
 from muster.accounts.models import User
 from muster.people.models import Person
-from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
+from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus, StudyStatusChange
 
 S = ParticipantStatus
 
@@ -57,8 +58,9 @@ STUDY_TRANSITIONS: dict[str, frozenset[str]] = {
     StudyStatus.DRAFT: frozenset({StudyStatus.ACTIVE, StudyStatus.ARCHIVED}),
     StudyStatus.ACTIVE: frozenset({StudyStatus.PAUSED, StudyStatus.CLOSED}),
     StudyStatus.PAUSED: frozenset({StudyStatus.ACTIVE, StudyStatus.CLOSED}),
-    StudyStatus.CLOSED: frozenset({StudyStatus.ARCHIVED}),
-    StudyStatus.ARCHIVED: frozenset(),
+    # Closing and archiving can be undone: reopen a closed study, restore an archived one to closed.
+    StudyStatus.CLOSED: frozenset({StudyStatus.ACTIVE, StudyStatus.ARCHIVED}),
+    StudyStatus.ARCHIVED: frozenset({StudyStatus.CLOSED}),
 }
 
 # Studies that take no new participants.
@@ -84,6 +86,11 @@ def why_not(participant: StudyParticipant, target: str) -> str | None:
         return "The participant completed the survey: that is final."
     if current == S.CANCELLED:
         return "The participant was cancelled: add them to the study again instead."
+    study_status = participant.study.status
+    if study_status in ENDED:
+        return f"The study is {StudyStatus(study_status).label.lower()}: reopen it to move participants."
+    if study_status == StudyStatus.DRAFT and target != S.CANCELLED:
+        return "The study is a draft: activate it first (a draft only lets you cancel participants)."
     if target == S.INVITED and participant.person.opted_out:
         return "This person opted out: Muster does not invite people who asked not to be contacted."
     if target not in TRANSITIONS[current]:
@@ -131,7 +138,12 @@ def advance(participant: StudyParticipant, target: str, at: datetime) -> bool:
     return moved
 
 
-def change_study_status(study: Study, target: str) -> Study:
+def moves_for(participant: StudyParticipant) -> list[str]:
+    """The statuses a person may move this participant to now, in the machine's order."""
+    return [s for s in S.values if s in TRANSITIONS[participant.status] and why_not(participant, s) is None]
+
+
+def change_study_status(study: Study, target: str, by: User | None = None) -> Study:
     if target not in StudyStatus.values:
         raise Refused(f"“{target}” is not a study status.")
     if study.status == target:
@@ -142,8 +154,10 @@ def change_study_status(study: Study, target: str) -> Study:
         )
         where = f"to {allowed}" if allowed else "nowhere: that is final"
         raise Refused(f"A study that is “{study.get_status_display()}” can move {where}.")
-    if Study.objects.filter(id=study.id, status=study.status).update(status=target) != 1:
-        raise Refused("The study's status changed meanwhile: reload and try again.")
+    with transaction.atomic():
+        if Study.objects.filter(id=study.id, status=study.status).update(status=target) != 1:
+            raise Refused("The study's status changed meanwhile: reload and try again.")
+        StudyStatusChange.objects.create(study=study, from_status=study.status, to_status=target, by=by)
     study.refresh_from_db()
     return study
 
@@ -206,6 +220,40 @@ def add_participants(
             )
             break
     return added, notes
+
+
+@dataclass
+class Explained:
+    """What adding people did, person by person, for a page to say (see `add_explained`)."""
+
+    study: Study
+    added: list[StudyParticipant]
+    already_in: list[Person]
+    over_limit: list[Person]
+    opted_out: list[Person]  # added, but they asked not to be contacted
+    notes: list[str]
+
+
+def add_explained(study: Study, people: QuerySet[Person], user: User | None = None) -> Explained:
+    """`add_participants`, saying who was not added and why, and who was added though opted out."""
+    wanted = list(dict.fromkeys(people.values_list("id", flat=True)))
+    present = set(
+        StudyParticipant.objects.filter(study=study, is_test=False, person_id__in=wanted).values_list(
+            "person_id", flat=True
+        )
+    )
+    added, notes = add_participants(study, Person.objects.filter(id__in=wanted), user)
+    got = {p.person_id for p in added}
+    named = Person.objects.filter(id__in=[i for i in wanted if i in present or i not in got]).in_bulk()
+    opted = list(Person.objects.filter(id__in=got, opted_out=True))
+    return Explained(
+        study=study,
+        added=added,
+        already_in=[named[i] for i in wanted if i in present],
+        over_limit=[named[i] for i in wanted if i not in present and i not in got],
+        opted_out=opted,
+        notes=notes,
+    )
 
 
 def counts_by_status(study: Study) -> dict[str, int]:

@@ -21,12 +21,13 @@ from muster.studies.models import ParticipantStatus, Study, StudyParticipant, St
 from muster.studies.participants import (
     ENDED,
     STUDY_TRANSITIONS,
-    TRANSITIONS,
+    Explained,
     Refused,
-    add_participants,
+    add_explained,
     change_study_status,
     counts_by_status,
     move,
+    moves_for,
 )
 
 
@@ -66,6 +67,33 @@ def study_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     return render(request, "studies/study_form.html", {"section": "studies", "form": form, "study": study})
 
 
+# (from, to) -> (button, what it does, shown before it is done: None needs no confirmation).
+STATUS_ACTIONS: dict[tuple[str, str], tuple[str, str | None]] = {
+    (StudyStatus.DRAFT, StudyStatus.ACTIVE): ("Activate", None),
+    (StudyStatus.DRAFT, StudyStatus.ARCHIVED): (
+        "Archive",
+        "Archiving puts the draft away: it takes no participants and nobody in it can be moved. "
+        "You can restore it later, as a closed study.",
+    ),
+    (StudyStatus.ACTIVE, StudyStatus.PAUSED): ("Pause", None),
+    (StudyStatus.ACTIVE, StudyStatus.CLOSED): (
+        "Close",
+        "Closing ends the study: it takes no new participants and nobody in it can be moved. You can reopen it later.",
+    ),
+    (StudyStatus.PAUSED, StudyStatus.ACTIVE): ("Resume", None),
+    (StudyStatus.PAUSED, StudyStatus.CLOSED): (
+        "Close",
+        "Closing ends the study: it takes no new participants and nobody in it can be moved. You can reopen it later.",
+    ),
+    (StudyStatus.CLOSED, StudyStatus.ACTIVE): ("Reopen", None),
+    (StudyStatus.CLOSED, StudyStatus.ARCHIVED): (
+        "Archive",
+        "Archiving puts the closed study away with its participants as they are. You can restore it to closed later.",
+    ),
+    (StudyStatus.ARCHIVED, StudyStatus.CLOSED): ("Restore", None),
+}
+
+
 @requires(Capability.VIEW)
 def study(request: HttpRequest, code: UUID) -> HttpResponse:
     viewer = Viewer.of(request.user)
@@ -76,15 +104,19 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
     if status in ParticipantStatus.values:
         rows = rows.filter(status=status)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    participants: list[dict[str, Any]] = [
-        {
-            "p": p,
-            "name": name(viewer, p.person) or "—",
-            "email": email(viewer, p.person.primary_email),
-            "moves": [(s, ParticipantStatus(s).label) for s in ParticipantStatus.values if s in TRANSITIONS[p.status]],
-        }
-        for p in page
-    ]
+    participants: list[dict[str, Any]] = []
+    for p in page:
+        p.study = study  # every row is of this study: no query per row for the moves it allows
+        participants.append(
+            {
+                "p": p,
+                "name": name(viewer, p.person) or "—",
+                "email": email(viewer, p.person.primary_email),
+                "moves": [(s, ParticipantStatus(s).label) for s in moves_for(p) if s != ParticipantStatus.CANCELLED],
+                # Cancelling is offered apart, behind a confirmation: it cannot be undone.
+                "can_cancel": ParticipantStatus.CANCELLED in moves_for(p),
+            }
+        )
     ctx = {
         "section": "studies",
         "study": study,
@@ -93,8 +125,12 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
         "status": status,
         "page": page,
         "participants": participants,
-        "moves": [(s, StudyStatus(s).label) for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]],
+        "moves": [
+            (s, STATUS_ACTIONS[(study.status, s)]) for s in StudyStatus.values if s in STUDY_TRANSITIONS[study.status]
+        ],
+        "ended": study.status in ENDED,
         "panels": Panel.objects.all(),
+        "history": study.status_changes.select_related("by")[:20],
     }
     return render(request, "studies/study.html", ctx)
 
@@ -104,7 +140,7 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
 def study_status(request: HttpRequest, code: UUID) -> HttpResponse:
     study = get_object_or_404(Study, code=code)
     try:
-        change_study_status(study, request.POST.get("status", ""))
+        change_study_status(study, request.POST.get("status", ""), signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
     else:
@@ -123,12 +159,38 @@ def study_add_panel(request: HttpRequest, code: UUID) -> HttpResponse:
         return redirect("study", code=study.code)
     people = Person.objects.filter(memberships__panel=panel, memberships__status=MembershipStatus.APPROVED)
     try:
-        added, notes = add_participants(study, people, signed_in_user(request))
+        outcome = add_explained(study, people, signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, " ".join([f"{len(added)} added from the panel {panel.name}.", *notes]))
+        say_what_was_added(request, outcome, f"from the panel {panel.name}")
     return redirect("study", code=study.code)
+
+
+def _who(request: HttpRequest, people: list[Person]) -> str:
+    viewer = Viewer.of(request.user)
+    shown = [name(viewer, p) or email(viewer, p.primary_email) or f"person {str(p.code)[:8]}" for p in people[:10]]
+    more = f" and {len(people) - 10} more" if len(people) > 10 else ""
+    return ", ".join(shown) + more
+
+
+def say_what_was_added(request: HttpRequest, outcome: Explained, where: str) -> None:
+    """A success only when everyone was added; otherwise a warning naming who was not, and why."""
+    n = len(outcome.added)
+    parts = [f"{n} added {where}." if n else f"No one was added {where}."]
+    if outcome.already_in:
+        parts.append(f"Already in the study: {_who(request, outcome.already_in)}.")
+    if outcome.over_limit:
+        limit = outcome.study.participation_limit
+        reached = f" ({limit})" if limit is not None else ""
+        parts.append(f"Not added, the participation limit{reached} is reached: {_who(request, outcome.over_limit)}.")
+    if outcome.opted_out:
+        parts.append(f"Added but opted out, so Muster will not invite them: {_who(request, outcome.opted_out)}.")
+    text = " ".join(parts)
+    if n and not (outcome.already_in or outcome.over_limit or outcome.opted_out):
+        messages.success(request, text)
+    else:
+        messages.warning(request, text)
 
 
 def _uuid(text: str) -> bool:
@@ -180,8 +242,8 @@ def add_people(request: HttpRequest, code: UUID, people: QuerySet[Person]) -> No
         return
     study = get_object_or_404(Study, code=code)
     try:
-        added, notes = add_participants(study, people, signed_in_user(request))
+        outcome = add_explained(study, people, signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
         return
-    messages.success(request, " ".join([f"{len(added)} added to the study {study.name}.", *notes]))
+    say_what_was_added(request, outcome, f"to the study {study.name}")

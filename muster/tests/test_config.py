@@ -41,6 +41,8 @@ def test_it_starts_with_the_defaults(tmp_path: Path) -> None:
         ("MUSTER_PUBLIC_URL", "ftp://example.org"),
         ("MUSTER_ENCRYPTION_KEYS", "not-a-key"),
         ("MUSTER_QUALTRICS_CALLS_PER_MINUTE", "many"),
+        ("MUSTER_KEEP_UPLOADS_DAYS", "a week"),
+        ("MUSTER_KEEP_UPLOADS_DAYS", "-1"),
         ("MUSTER_EMAIL_URL", "pigeon://coop"),
         ("MUSTER_QUALTRICS_ALLOWED_HOSTS", "https://evil.example/path"),
         ("DATABASE_URL", "mysql://root@localhost/muster"),

@@ -117,6 +117,9 @@ VIEWS: dict[str, Route] = {
     "people_import": Route(PEOPLE_WRITERS),
     "people_import_status": Route(PEOPLE_WRITERS, kwargs=_imp),
     "people_import_progress": Route(PEOPLE_WRITERS, kwargs=_imp),
+    "people_import_cancel": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_imp),
+    "people_import_retry": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_imp),
+    "people_import_dismiss": Route(PEOPLE_WRITERS, method="post", ok=302, kwargs=_imp),
     "person": Route(ALL, kwargs=_person),
     "person_edit": Route(PEOPLE_WRITERS, kwargs=_person),
     "person_value": Route(

@@ -201,3 +201,49 @@ def test_respond_refuses_what_the_rules_forbid(control: httpx.Client, brand: dic
             assert reply.status_code == 400 and "never saw" in reply.json()["error"], reply.text
             checked += 1
     assert checked
+
+
+def carry_forward_survey() -> JSON:
+    """QID2 offers the devices picked at QID1 (carried, ids `x{c}`) and one choice of its own."""
+    devices = b.multiple_choice("QID1", "Which devices do you own?", ["Phone", "Laptop", "Tablet"], "MAVR")
+    devices["Validation"]["Settings"]["ForceResponse"] = "ON"
+    favourite = b.multiple_choice("QID2", "Which do you use most?", ["Something else"])
+    favourite["DynamicChoices"] = {"Type": "ChoiceGroup", "Locator": "q://QID1/ChoiceGroup/SelectedChoices"}
+    favourite["Validation"]["Settings"]["ForceResponse"] = "ON"
+    return b.survey("Carried", [devices, favourite], embedded=["rallyParticipantId"])
+
+
+def test_simulated_respondents_pick_only_the_choices_carried_forward_to_them(
+    control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]
+) -> None:
+    survey_id = load(control, brand["adminUserId"], carry_forward_survey())
+    reply = control.post(f"/surveys/{survey_id}/respond", json={"count": 300, "seed": 3})
+    assert reply.status_code == 200, reply.text
+    found = responses(admin, survey_id)
+    assert len(found) == 300
+    picked_carried = 0
+    for response in found:
+        owned = {f"x{c}" for c in response["values"]["QID1"]}
+        shown = response["displayedValues"]["QID2"]
+        # Shown at QID2: exactly the devices QID1 carried (ids x{c}), then its own choice (recode 1).
+        assert shown[:-1] == sorted(owned) and shown[-1] == 1, response
+        chosen = response["values"]["QID2"]
+        assert chosen in shown, response
+        if chosen != 1:
+            picked_carried += 1
+            assert response["labels"]["QID2"] == {"x1": "Phone", "x2": "Laptop", "x3": "Tablet"}[chosen]
+    # The carried choices are really picked, not only the question's own.
+    assert picked_carried > 100
+
+
+def test_respond_refuses_a_carried_choice_the_respondent_was_never_offered(
+    control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]
+) -> None:
+    survey_id = load(control, brand["adminUserId"], carry_forward_survey())
+    post = lambda **body: control.post(f"/surveys/{survey_id}/respond", json=body)  # noqa: E731
+    given = post(values={"QID1": ["1", "2"], "QID2": "x2"})
+    assert given.status_code == 200, given.text
+    kept = responses(admin, survey_id)
+    assert [r["labels"]["QID2"] for r in kept] == ["Laptop"]
+    refused = post(values={"QID1": ["1"], "QID2": "x3"})
+    assert refused.status_code == 400, refused.text

@@ -188,3 +188,23 @@ def test_an_abandoned_session_becomes_a_partial_and_fires_its_webhook(
     assert partial["values"]["finished"] == 0 and partial["values"]["rallyParticipantId"] == "P5"
     assert responses(admin, survey_id, exportResponsesInProgress=True) == []
     assert browser.get(page).status_code == 410
+
+
+def test_a_carried_forward_question_offers_only_what_the_respondent_picked_before(
+    world: tuple[httpx.Client, httpx.Client, httpx.Client, str],
+) -> None:
+    from .test_realism import carry_forward_survey
+
+    control, admin, browser, owner = world
+    survey_id = load(control, owner, carry_forward_survey())
+    page = open_survey(browser, survey_id)
+    assert browser.post(page, data={"QID1": ["1", "3"]}).status_code == 303
+    html = browser.get(page).text
+    assert "Phone" in html and "Tablet" in html and "Something else" in html
+    assert "Laptop" not in html
+    refused = browser.post(page, data={"QID2": "x2"})
+    assert refused.status_code == 400
+    done = browser.post(page, data={"QID2": "x3"})
+    assert done.status_code in (200, 302), done.text
+    [response] = responses(admin, survey_id)
+    assert response["values"]["QID2"] == "x3" and response["labels"]["QID2"] == "Tablet"

@@ -73,3 +73,17 @@ class SignInTestCase(BaseTestCase):
         r = self.client.post("/password-reset/", {"email": "nobody@example.org"})
         self.assertRedirects(r, reverse("password_reset_done"), fetch_redirect_response=False)
         self.assertEqual(len(mail.outbox), 0)
+
+    def test_it_tells_a_deactivated_user_who_knows_their_password_why(self) -> None:
+        self.rita.is_active = False
+        self.rita.save()
+        r = self.client.post("/sign-in/", {"username": "rita@example.org", "password": PASSWORD})
+        self.assertContains(r, "Your account is deactivated")
+        self.assertNotIn("_auth_user_id", self.client.session)
+
+    def test_a_wrong_password_does_not_reveal_a_deactivated_account(self) -> None:
+        self.rita.is_active = False
+        self.rita.save()
+        r = self.client.post("/sign-in/", {"username": "rita@example.org", "password": "not it"})
+        self.assertNotContains(r, "deactivated")
+        self.assertContains(r, "correct email and password")

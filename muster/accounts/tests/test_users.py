@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.core import mail
 
 from muster.accounts.models import User
@@ -70,3 +72,75 @@ class UsersTestCase(BaseTestCase):
         self.assertEqual(self.client.get("/admin/").status_code, 200)
         self.client.force_login(self.olga)
         self.assertEqual(self.client.get("/admin/", follow=True).status_code, 403)
+
+    def invitation_page(self) -> str:
+        self.client.force_login(self.alice)
+        self.client.post("/settings/users/", {"email": "new@example.org", "name": "New", "role": "researcher"})
+        self.client.logout()
+        link = re.search(r"http://testserver(\S+)", str(mail.outbox[-1].body))
+        assert link is not None
+        return self.client.get(link.group(1), follow=True).content.decode()
+
+    def test_an_invited_user_is_asked_to_set_their_password_not_to_reset_it(self) -> None:
+        page = self.invitation_page()
+        self.assertIn("Set your password", page)
+        self.assertNotIn("new password", page.lower())
+        self.assertEqual(mail.outbox[-1].subject, "Set your password for Muster")
+
+    def test_a_reset_still_asks_for_a_new_password(self) -> None:
+        self.client.post("/password-reset/", {"email": "rita@example.org"})
+        link = re.search(r"http://testserver(\S+)", str(mail.outbox[-1].body))
+        assert link is not None
+        page = self.client.get(link.group(1), follow=True).content.decode()
+        self.assertIn("Choose a new password", page)
+
+    def test_deactivating_asks_first_and_saving_a_role_keeps_a_user_active(self) -> None:
+        self.client.force_login(self.alice)
+        page = self.client.get("/settings/users/").content.decode()
+        start = page.index(f'aria-label="Deactivate {self.rita.email}?"')
+        self.assertIn("can no longer sign in", page[start : page.index("</details>", start)])
+        # The role form of an active user carries their being active: changing a role deactivates nobody.
+        row = page[page.index(f'id="user-{self.rita.code}"') :]
+        self.assertIn('name="is_active" value="on"', row[: row.index("</form>")])
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer", "is_active": "on"}, follow=True)
+        self.rita.refresh_from_db()
+        self.assertTrue(self.rita.is_active)
+        self.assertContains(r, "is now Observer")
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer"}, follow=True)
+        self.assertContains(r, "was deactivated")
+        self.assertContains(r, "Reactivate")
+        r = self.client.post(f"/settings/users/{self.rita.code}/", {"role": "observer", "is_active": "on"}, follow=True)
+        self.assertContains(r, "was reactivated as Observer")
+
+    def test_revoking_a_token_asks_first(self) -> None:
+        self.client.force_login(self.rita)
+        self.client.post("/settings/api-tokens/", {"name": "Nightly export"})
+        page = self.client.get("/settings/api-tokens/").content.decode()
+        start = page.index('<details class="confirm">')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("stops working at once", confirm)
+        self.assertIn("Revoke “Nightly export”", confirm)
+
+
+class TimeZoneTestCase(BaseTestCase):
+    def test_a_user_chooses_a_time_zone_and_every_page_shows_times_in_it(self) -> None:
+        from datetime import UTC, datetime
+
+        from muster.studies.models import Study
+
+        Study.objects.create(name="Late", landing_slug="late", created=datetime(2026, 1, 1, 23, 30, tzinfo=UTC))
+        self.client.force_login(self.olga)
+        self.assertContains(self.client.get("/studies/"), "1 Jan 2026")
+        r = self.client.post("/account/", {"time_zone": "Asia/Tokyo"}, follow=True)
+        self.assertContains(r, "Times are now shown in Asia/Tokyo.")
+        self.assertContains(self.client.get("/studies/"), "2 Jan 2026")
+        # Another user's pages keep the installation's zone.
+        self.client.force_login(self.rita)
+        self.assertContains(self.client.get("/studies/"), "1 Jan 2026")
+
+    def test_an_unknown_time_zone_is_refused_and_nothing_changes(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.client.post("/account/", {"time_zone": "Mars/Olympus"}, follow=True)
+        self.assertContains(r, "Choose one of the listed time zones.")
+        self.olga.refresh_from_db()
+        self.assertEqual(self.olga.time_zone, "")

@@ -36,3 +36,14 @@ class ErrorPagesTestCase(BaseTestCase):
         self.client.force_login(self.oscar)
         r = self.client.get("/settings/users/")
         self.assertContains(r, "ask an Admin", status_code=403)
+
+
+class SkipLinkTestCase(BaseTestCase):
+    def test_every_signed_in_page_starts_with_a_link_that_skips_to_the_content(self) -> None:
+        self.client.force_login(self.olga)
+        for url in ("/people/", "/studies/", "/settings/", "/account/"):
+            page = self.client.get(url).content.decode()
+            body = page[page.index("<body") :]
+            first_link = body[body.index("<a ") : body.index("</a>")]
+            self.assertIn('href="#main"', first_link, url)
+            self.assertIn('<main id="main"', page, url)

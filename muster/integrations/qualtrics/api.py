@@ -16,6 +16,7 @@ from muster.api.schemas import Error, Input
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client, connect
 from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
+from muster.integrations.qualtrics.scrub import scrub, shown
 
 router = Router(tags=["qualtrics"])
 
@@ -83,9 +84,31 @@ class ConnectionOut(Schema):
     warnings: list[str] = []
 
 
+class DoneOut(ConnectionOut):
+    """The connection after a multi-step operation, with what it did in Qualtrics, what it did
+    not (e.g. a refused event subscription) and what is left there to remove by hand."""
+
+    done: list[str] = []
+    not_done: list[str] = []
+    remove_by_hand: list[str] = []
+
+
 class DisconnectOut(Schema):
+    # What the disconnect did in Qualtrics, what it could not do, and what is left there.
+    done: list[str]
+    not_done: list[str]
     remove_by_hand: list[str]
     connection: ConnectionOut
+
+
+class Failed(Schema):
+    """A refused or failed operation. After a multi-step one, what it had done in Qualtrics
+    until it stopped, what it did not, and what is left there to remove by hand."""
+
+    message: str
+    done: list[str] = []
+    not_done: list[str] = []
+    remove_by_hand: list[str] = []
 
 
 class SurveyOut(Schema):
@@ -104,6 +127,7 @@ class TestOut(Schema):
 def _out(connection: QualtricsConnection | None) -> ConnectionOut:
     if connection is None:
         return ConnectionOut(connected=False)
+    connection = shown(connection)
     return ConnectionOut(
         connected=connection.is_live,
         code=str(connection.code),
@@ -132,13 +156,33 @@ def _connection() -> QualtricsConnection:
     return connection
 
 
-def _fail(e: Exception) -> HttpError:
-    # A host outside the allowlist is the caller's mistake; anything else went wrong at Qualtrics.
+def _done(connection: QualtricsConnection, report: connect.Report) -> DoneOut:
+    out = _out(connection).model_dump()
+    return DoneOut(**out, done=report.done, not_done=report.not_done, remove_by_hand=report.by_hand)
+
+
+def _error(e: client.QualtricsError) -> HttpError:
+    return HttpError(400 if isinstance(e, client.HostNotAllowed) else 502, scrub(str(e)))
+
+
+def _fail(e: Exception, *secrets: Secret) -> tuple[int, Failed]:
+    # A host outside the allowlist is the caller's mistake; a connect already running is a
+    # conflict; anything else went wrong at Qualtrics.
     cause = e.error if isinstance(e, connect.ConnectError) else e
-    return HttpError(400 if isinstance(cause, client.HostNotAllowed) else 502, str(e))
+    status = 502
+    if isinstance(cause, client.HostNotAllowed):
+        status = 400
+    elif isinstance(e, connect.ConnectInProgress):
+        status = 409
+    failed = Failed(message=scrub(str(e), *secrets))
+    if isinstance(e, connect.ConnectError):
+        failed.done, failed.not_done, failed.remove_by_hand = e.report.done, e.report.not_done, e.report.by_hand
+    return status, failed
 
 
 WITH_CONFLICT: dict[int, Any] = {**BODY_ERRORS, 409: Error, 502: Error}
+# Multi-step operations answer a failure with what they had done in Qualtrics.
+STEPS: dict[int, Any] = {**BODY_ERRORS, 400: Failed, 409: Failed, 502: Failed}
 
 
 @router.get("", response={200: ConnectionOut, **ERRORS}, summary="Connection status")
@@ -147,22 +191,23 @@ def status(request: HttpRequest) -> ConnectionOut:
     return _out(current_connection() or last_disconnected())
 
 
-@router.post("/connect", response={201: ConnectionOut, **WITH_CONFLICT}, summary="Connect to a Qualtrics brand")
-def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, ConnectionOut]:
+@router.post("/connect", response={201: DoneOut, **STEPS}, summary="Connect to a Qualtrics brand")
+def connect_route(request: HttpRequest, body: ConnectIn) -> tuple[int, DoneOut | Failed]:
     user = require(request, Capability.MANAGE_INTEGRATIONS)
     if current_connection() is not None:
-        raise HttpError(409, "Muster is connected already; disconnect first.")
+        return 409, Failed(message="Muster is connected already; disconnect first.")
+    token = Secret(body.brand_admin_token)
     try:
         outcome = connect.connect(
             base_url=body.base_url or body.datacenter or "",
-            brand_admin_token=Secret(body.brand_admin_token),
+            brand_admin_token=token,
             user_type=body.user_type,
             by=user,
             service_email=body.service_email,
         )
     except (connect.ConnectError, client.QualtricsError) as e:
-        raise _fail(e) from None
-    return 201, _out(outcome.connection)
+        return _fail(e, token)
+    return 201, _done(outcome.connection, outcome.report)
 
 
 @router.post("/test", response={200: TestOut, **WITH_CONFLICT}, summary="Test the stored token")
@@ -171,43 +216,48 @@ def test_route(request: HttpRequest) -> TestOut:
     try:
         me = connect.test_connection(_connection())
     except client.QualtricsError as e:
-        raise _fail(e) from None
+        raise _error(e) from None
     return TestOut(ok=True, user_id=me.user_id, user_name=me.user_name, brand_id=me.brand_id)
 
 
-@router.post("/resubscribe", response={200: ConnectionOut, **WITH_CONFLICT}, summary="Replace the event subscription")
-def resubscribe_route(request: HttpRequest, body: AdminTokenIn) -> ConnectionOut:
+@router.post("/resubscribe", response={200: DoneOut, **STEPS}, summary="Replace the event subscription")
+def resubscribe_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, DoneOut | Failed]:
     require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
+    token = Secret(body.brand_admin_token)
     try:
-        connect.resubscribe(connection, Secret(body.brand_admin_token))
+        report = connect.resubscribe(connection, token)
     except (connect.ConnectError, client.QualtricsError) as e:
-        raise _fail(e) from None
-    return _out(connection)
+        return _fail(e, token)
+    return 200, _done(connection, report)
 
 
-@router.post("/repair", response={200: ConnectionOut, **WITH_CONFLICT}, summary="Give the service user a new token")
-def repair_route(request: HttpRequest, body: AdminTokenIn) -> ConnectionOut:
+@router.post("/repair", response={200: DoneOut, **STEPS}, summary="Give the service user a new token")
+def repair_route(request: HttpRequest, body: AdminTokenIn) -> tuple[int, DoneOut | Failed]:
     require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
+    token = Secret(body.brand_admin_token)
     try:
-        connect.repair(connection, Secret(body.brand_admin_token))
+        report = connect.repair(connection, token)
     except (connect.ConnectError, client.QualtricsError) as e:
-        raise _fail(e) from None
-    return _out(connection)
+        return _fail(e, token)
+    return 200, _done(connection, report)
 
 
-@router.delete("", response={200: DisconnectOut, **WITH_CONFLICT}, summary="Disconnect")
-def disconnect_route(request: HttpRequest, body: DisconnectIn | None = None) -> DisconnectOut:
+@router.delete("", response={200: DisconnectOut, **STEPS}, summary="Disconnect")
+def disconnect_route(request: HttpRequest, body: DisconnectIn | None = None) -> tuple[int, DisconnectOut | Failed]:
     user = require(request, Capability.MANAGE_INTEGRATIONS)
     connection = _connection()
+    token = Secret(body.brand_admin_token) if body and body.brand_admin_token else None
     try:
-        left = connect.disconnect(
-            connection, Secret(body.brand_admin_token) if body and body.brand_admin_token else None, by=user
-        )
+        report = connect.disconnect(connection, token, by=user)
     except (connect.ConnectError, client.QualtricsError) as e:
-        raise _fail(e) from None
-    return DisconnectOut(remove_by_hand=left, connection=_out(connection))
+        # Only the first change in Qualtrics failing stops a disconnect: nothing changed anywhere.
+        return _fail(e, *([token] if token else []))
+    out = DisconnectOut(
+        done=report.done, not_done=report.not_done, remove_by_hand=report.by_hand, connection=_out(connection)
+    )
+    return 200, out
 
 
 @router.get("/surveys", response={200: list[SurveyOut], **WITH_CONFLICT}, summary="Active surveys Muster can use")
@@ -215,10 +265,10 @@ def surveys_route(request: HttpRequest) -> list[SurveyOut]:
     require(request, Capability.USE_INTEGRATIONS)
     connection = _connection()
     if connection.is_broken:
-        raise HttpError(409, f"The Qualtrics connection is broken: {connection.status_reason}")
+        raise HttpError(409, f"The Qualtrics connection is broken: {shown(connection).status_reason}")
     try:
         with connect.connection_account(connection) as account:
             surveys = client.list_surveys(account)
     except client.QualtricsError as e:
-        raise _fail(e) from None
+        raise _error(e) from None
     return [SurveyOut(id=s.id, name=s.name, last_modified=s.last_modified) for s in surveys if s.is_active]

@@ -9,6 +9,36 @@ class QualtricsConfig(AppConfig):
     verbose_name = "Qualtrics"
 
     def ready(self) -> None:
-        from muster.integrations.qualtrics import health
+        from django.urls import reverse
+
+        from muster.accounts.roles import Capability, can
+        from muster.integrations.qualtrics import health, shared
+        from muster.integrations.qualtrics.models import current_connection
+        from muster.people import registry
 
         health.register_jobs()
+
+        def surveys_seen() -> bool:
+            connection = current_connection()
+            return connection is not None and shared.any_seen(connection)
+
+        registry.register_first_step(
+            registry.FirstStep(
+                10,
+                "Connect Qualtrics",
+                "Settings → Connected Apps → Qualtrics → Connect, with a Brand Administrator API token.",
+                lambda: reverse("connected_apps"),
+                lambda: current_connection() is not None,
+                lambda user: can(user, Capability.MANAGE_INTEGRATIONS),
+            )
+        )
+        registry.register_first_step(
+            registry.FirstStep(
+                20,
+                "Share a survey",
+                "In Qualtrics, share a survey with Muster's service user (Collaborate), then open the survey list.",
+                lambda: reverse("qualtrics_surveys"),
+                surveys_seen,
+                lambda user: can(user, Capability.USE_INTEGRATIONS),
+            )
+        )

@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from muster.crypto import Secret
+from muster.integrations.qualtrics.scrub import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class QualtricsError(Exception):
     @classmethod
     def from_response(cls, response: httpx.Response) -> QualtricsError:
         message, code = error_details(response)
+        # Never repeat the token this request sent, should Qualtrics echo it.
+        message = scrub(message, response.request.headers.get("X-API-TOKEN"), held=False)
         status = response.status_code
         url = redact_url(str(response.request.url))
         if status in (401, 403):
@@ -282,7 +285,9 @@ def _not_ready_message(response: httpx.Response) -> str:
         message = (body.get("result") or {}).get("message") or (body.get("meta") or {}).get("notice")
     except (ValueError, AttributeError):
         message = None
-    return str(message) if message else "Qualtrics says this is not available yet; try again later."
+    if not message:
+        return "Qualtrics says this is not available yet; try again later."
+    return scrub(str(message), response.request.headers.get("X-API-TOKEN"), held=False)
 
 
 def _note_notice(account: Account, body: dict[str, Any]) -> None:

@@ -2,7 +2,14 @@
 
 A brand administrator's token lives only inside one of these calls: it is never stored, logged,
 put in a task or echoed back. If a step fails, what was created is removed again and nothing is
-stored; the error names the step and carries Qualtrics' message.
+stored; the error names the step and carries Qualtrics' message. Every operation returns (or its
+error carries) a Report: what it did in Qualtrics, what it did not, what is left to remove by
+hand; what Muster stores always matches what Qualtrics holds. Qualtrics' words pass through
+`scrub` before they are stored, shown or logged.
+
+One connect runs at a time: it holds the ConnectClaim row (claimed by conditional UPDATE,
+renewed before every step, lapsing by itself), so a second one is refused before it calls
+Qualtrics: two would each issue the service user a token, and the second would stop the first's.
 
 A disconnect keeps the connection's row (status disconnected, token and key wiped) so that what
 points at it keeps its history; a later connect makes a new row. Everything this installation
@@ -17,14 +24,16 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.timezone import now
 from django.views.decorators.debug import sensitive_variables
@@ -33,7 +42,13 @@ from muster.accounts.models import User
 from muster.crypto import Secret
 from muster.integrations.qualtrics import client
 from muster.integrations.qualtrics.budget import spender
-from muster.integrations.qualtrics.models import ConnectionStatus, QualtricsConnection, current_connection
+from muster.integrations.qualtrics.models import (
+    ConnectClaim,
+    ConnectionStatus,
+    QualtricsConnection,
+    current_connection,
+)
+from muster.integrations.qualtrics.scrub import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +57,79 @@ TOPICS = "surveyengine.completedResponse.*,surveyengine.partialResponse.*"
 INSTANCE_PARAMETER = "muster_instance"
 
 
+CLAIM_NAME = "connect"
+# How long a connect may go between two steps before another may take over; every step renews it.
+# One step with its retries takes at most about two minutes (client.request).
+CLAIM_SECONDS = 300
+
+
+@dataclass
+class Report:
+    """What a multi-step operation did in Qualtrics, what it did not, and what is left there to
+    remove by hand. Every line is scrubbed of the secrets in flight (and those Muster holds)."""
+
+    done: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
+    by_hand: list[str] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list, repr=False)
+
+    def did(self, line: str) -> None:
+        self.done.append(scrub(line, *self.secrets))
+
+    def failed(self, line: str) -> str:
+        line = scrub(line, *self.secrets)
+        self.not_done.append(line)
+        return line
+
+    def left(self, line: str) -> None:
+        self.by_hand.append(scrub(line, *self.secrets))
+
+    def summary(self) -> str:
+        parts = []
+        if self.done:
+            parts.append("Done in Qualtrics: " + " ".join(self.done))
+        if self.not_done:
+            parts.append("Not done: " + " ".join(self.not_done))
+        if self.by_hand:
+            parts.append("Still in Qualtrics, to remove by hand: " + " ".join(self.by_hand))
+        return " ".join(parts)
+
+
 class ConnectError(Exception):
-    def __init__(self, step: str, error: Exception) -> None:
+    """A step failed; `report` says what the operation had done in Qualtrics until then."""
+
+    def __init__(self, step: str, error: Exception, report: Report | None = None) -> None:
+        self.report = report if report is not None else Report()
         detail = str(error) if isinstance(error, client.QualtricsError) else "an unexpected error"
-        super().__init__(f"{step} failed: {detail}")
+        self.message = scrub(f"{step} failed: {detail}", *self.report.secrets)
+        super().__init__(self.message)
         self.step = step
         self.error = error
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConnectInProgress(ConnectError):
+    """Another connect holds the claim: nothing was asked of Qualtrics."""
+
+    def __init__(self, claim: ConnectClaim) -> None:
+        by = claim.started_by.display_name if claim.started_by else "someone"
+        started = f"{claim.started_at:%H:%M:%S} UTC" if claim.started_at else "a moment ago"
+        lapses = f"{claim.expires_at:%H:%M:%S} UTC" if claim.expires_at else "a few minutes"
+        error = client.QualtricsError(
+            f"Another connect to Qualtrics is in progress (started by {by} at {started}). Wait for it to finish; "
+            f"if it stopped half-way, a new connect can start after {lapses}. Nothing was asked of Qualtrics."
+        )
+        super().__init__("Connecting", error)
+        self.message = error.message
 
 
 @dataclass
 class Outcome:
     connection: QualtricsConnection
     warnings: list[str] = field(default_factory=list)
+    report: Report = field(default_factory=Report)
 
 
 def instance_id() -> str:
@@ -113,17 +189,58 @@ def connection_account(connection: QualtricsConnection) -> client.Account:
     return account
 
 
+def claim(by: User | None) -> str:
+    """Claims the right to connect by conditional UPDATE: only WHERE no other connect holds it,
+    or its claim lapsed. Returns the holder id; raises ConnectInProgress when another holds it."""
+    ConnectClaim.objects.get_or_create(name=CLAIM_NAME)
+    holder = uuid.uuid4().hex
+    started = now()
+    free = Q(expires_at=None) | Q(expires_at__lte=started)
+    claimed = ConnectClaim.objects.filter(free, name=CLAIM_NAME).update(
+        holder=holder, expires_at=started + timedelta(seconds=CLAIM_SECONDS), started_at=started, started_by=by
+    )
+    if claimed != 1:
+        raise ConnectInProgress(ConnectClaim.objects.select_related("started_by").get(name=CLAIM_NAME))
+    return holder
+
+
+def renew(holder: str) -> None:
+    """Pushes the claim's lapse forward; a connect that lost its claim (it stalled past the lapse
+    and another one started) stops before its next step."""
+    renewed = ConnectClaim.objects.filter(name=CLAIM_NAME, holder=holder).update(
+        expires_at=now() + timedelta(seconds=CLAIM_SECONDS)
+    )
+    if renewed != 1:
+        raise client.QualtricsError(
+            f"This connect stalled for more than {CLAIM_SECONDS // 60} minutes and another one took over."
+        )
+
+
+def release(holder: str) -> None:
+    ConnectClaim.objects.filter(name=CLAIM_NAME, holder=holder).update(holder="", expires_at=None)
+
+
+def connect_in_progress() -> ConnectClaim | None:
+    """The claim of a connect running now, if any (for the page to say so before anyone tries)."""
+    live = ConnectClaim.objects.filter(name=CLAIM_NAME, expires_at__gt=now()).select_related("started_by")
+    return live.first()
+
+
 @contextmanager
-def _step(name: str) -> Iterator[None]:
-    """Turns any failure inside into a ConnectError naming this step."""
+def _step(name: str, report: Report, holder: str | None = None) -> Iterator[None]:
+    """Turns any failure inside into a ConnectError naming this step, recorded as not done."""
     try:
+        if holder:
+            renew(holder)
         yield
     except ConnectError:
         raise
     except Exception as e:
         if not isinstance(e, client.QualtricsError):
-            logger.error("Qualtrics connect: %s failed with %s", name, type(e).__name__)
-        raise ConnectError(name, e) from None
+            logger.error("Qualtrics: %s failed with %s", name, type(e).__name__)
+        error = ConnectError(name, e, report)
+        report.failed(error.message)
+        raise error from None
 
 
 @sensitive_variables()
@@ -152,19 +269,43 @@ def connect(
     by: User | None,
     service_email: str = "",
 ) -> Outcome:
+    """Provisions Muster in Qualtrics; one connect at a time (ConnectInProgress for a second)."""
     if current_connection() is not None:
         raise ConnectError("Checking for an existing connection", client.QualtricsError("Muster is connected already."))
-    with account_for(client.base_url_for(base_url), brand_admin_token) as admin:
-        return _connect(admin, user_type=user_type, by=by, service_email=service_email)
+    holder = claim(by)
+    try:
+        # Checked again under the claim: a connect that finished meanwhile released it.
+        if current_connection() is not None:
+            raise ConnectError(
+                "Checking for an existing connection", client.QualtricsError("Muster is connected already.")
+            )
+        with account_for(client.base_url_for(base_url), brand_admin_token) as admin:
+            report = Report(secrets=[brand_admin_token])
+            return _connect(admin, report, holder, user_type=user_type, by=by, service_email=service_email)
+    finally:
+        release(holder)
+
+
+@dataclass
+class _Made:
+    """What this connect changed in Qualtrics so far, for the undo."""
+
+    user_id: str = ""
+    username: str = ""
+    created_user: bool = False
+    # An adopted user that was disabled before this connect enabled it.
+    reenabled_user: bool = False
+    subscription_id: str = ""
 
 
 @sensitive_variables()
-def _connect(admin: client.Account, *, user_type: str, by: User | None, service_email: str) -> Outcome:
+def _connect(
+    admin: client.Account, report: Report, holder: str, *, user_type: str, by: User | None, service_email: str
+) -> Outcome:
     warnings: list[str] = []
-    created_user: str | None = None
-    subscription_id = ""
+    made = _Made()
     try:
-        with _step("Checking the brand administrator token (whoami)"):
+        with _step("Checking the brand administrator token (whoami)", report, holder):
             base, me = pin_base_url(admin.base_url, admin)
             admin.base_url = base
         if me.account_type and me.account_type != BRAND_ADMIN:
@@ -173,12 +314,13 @@ def _connect(admin: client.Account, *, user_type: str, by: User | None, service_
                 "not a Brand Administrator: the next steps need one."
             )
         username = service_username(me.brand_id)
+        made.username = username
         first, _, last = settings.MUSTER_QUALTRICS_SERVICE_USER.partition(" ")
-        with _step("Looking for an earlier service user"):
+        with _step("Looking for an earlier service user", report, holder):
             existing = next((u for u in client.list_users(admin) if u.username == username), None)
         password = Secret(secrets.token_urlsafe(24))
         if existing is None:
-            with _step(f"Creating the service user “{settings.MUSTER_QUALTRICS_SERVICE_USER}”"):
+            with _step(f"Creating the service user “{settings.MUSTER_QUALTRICS_SERVICE_USER}”", report, holder):
                 user_id = client.create_user(
                     admin,
                     username=username,
@@ -188,45 +330,64 @@ def _connect(admin: client.Account, *, user_type: str, by: User | None, service_
                     user_type=user_type,
                     email=service_email or settings.DEFAULT_FROM_EMAIL,
                 )
-                created_user = user_id
+            made.user_id, made.created_user = user_id, True
+            report.did(f"Created the Qualtrics user {username} ({user_id}).")
         else:
             user_id = existing.id
-            with _step("Adopting the service user this Muster created before"):
+            made.user_id = user_id
+            with _step("Adopting the service user this Muster created before", report, holder):
                 # A fresh random password nobody knows; the account is enabled again if it was disabled.
                 client.update_user(
                     admin, user_id, {"status": "Enabled", "password": password.value, "userType": user_type}
                 )
-        with _step("Creating the service user's API token"):
+            made.reenabled_user = (existing.account_status or "").lower() == "disabled"
+            report.did(
+                f"Adopted the Qualtrics user {username} ({user_id}) this Muster created before: enabled, "
+                f"with a new random password and user type {user_type}."
+            )
+        with _step("Creating the service user's API token", report, holder):
             service_token = client.create_api_token(admin, user_id)
-        with _step("Checking the service user's API token"), account_for(admin.base_url, service_token) as service:
+        report.secrets.append(service_token)
+        report.did("Created the service user's API token (Qualtrics stopped any earlier one).")
+        with (
+            _step("Checking the service user's API token", report, holder),
+            account_for(admin.base_url, service_token) as service,
+        ):
             client.whoami(service)
-        with _step("Removing this Muster's earlier event subscriptions"):
-            warnings += remove_stale_subscriptions(admin)
+        with _step("Removing this Muster's earlier event subscriptions", report, holder):
+            warnings += remove_stale_subscriptions(admin, report)
         shared_key = Secret(secrets.token_hex(32))
+        report.secrets.append(shared_key)
         status = ConnectionStatus.CONNECTED
         reason = ""
-        try:
-            subscription_id = client.create_subscription(
-                admin, topics=TOPICS, publication_url=webhook_url(), shared_key=shared_key
-            )
-        except client.QualtricsError as e:
-            status = ConnectionStatus.POLLING_ONLY
-            reason = f"Qualtrics refused the event subscription: {e}. Responses come in by polling only."
-            shared_key = Secret("")
+        with _step("Creating the event subscription", report, holder):
+            try:
+                made.subscription_id = client.create_subscription(
+                    admin, topics=TOPICS, publication_url=webhook_url(), shared_key=shared_key
+                )
+            except client.QualtricsError as e:
+                # Not fatal: responses still come in by polling.
+                status = ConnectionStatus.POLLING_ONLY
+                reason = report.failed(
+                    f"Qualtrics refused the event subscription: {e}. Responses come in by polling only."
+                )
+                shared_key = Secret("")
+            else:
+                report.did(f"Created the event subscription {made.subscription_id}.")
         warning = public_url_warning()
         if warning:
             warnings.append(warning)
-        with _step("Saving the connection"), transaction.atomic():
+        with _step("Saving the connection", report, holder), transaction.atomic():
             connection = QualtricsConnection(
                 base_url=admin.base_url,
                 brand_id=me.brand_id,
                 datacenter=me.datacenter or "",
                 service_user_id=user_id,
                 service_username=username,
-                subscription_id=subscription_id,
+                subscription_id=made.subscription_id,
                 status=status,
                 status_reason=reason,
-                warnings=warnings,
+                warnings=[scrub(w, *report.secrets) for w in warnings],
                 connected_by=by,
             )
             connection.token = service_token
@@ -239,21 +400,24 @@ def _connect(admin: client.Account, *, user_type: str, by: User | None, service_
                 raise client.QualtricsError("Muster was connected by someone else meanwhile.") from None
             repoint_forms(connection)
     except ConnectError:
-        _undo(admin, created_user, subscription_id)
+        _undo(admin, made, report)
         raise
-    return Outcome(connection, warnings)
+    return Outcome(connection, connection.warnings, report)
 
 
 @sensitive_variables()
-def remove_stale_subscriptions(admin: client.Account) -> list[str]:
+def remove_stale_subscriptions(admin: client.Account, report: Report | None = None) -> list[str]:
     """Removes this installation's event subscriptions on the brand (left by a disconnect without a
     brand-admin token, or by a database that was reset), so a reconnect leaves exactly one.
     Another installation's subscriptions are never touched. Returns warnings for what it could
     not remove: a leftover subscription is noise (its events fail the HMAC check), not harm."""
+    report = report if report is not None else Report()
     try:
         ours = [s for s in client.list_subscriptions(admin) if is_ours(s)]
     except client.QualtricsError as e:
-        return [f"Could not list the brand's event subscriptions to remove this Muster's earlier ones: {e}"]
+        return [
+            report.failed(f"Could not list the brand's event subscriptions to remove this Muster's earlier ones: {e}")
+        ]
     warnings = []
     removed = []
     for subscription in ours:
@@ -262,15 +426,26 @@ def remove_stale_subscriptions(admin: client.Account) -> list[str]:
         except client.QualtricsNotFound:
             pass
         except client.QualtricsError as e:
-            warnings.append(f"Could not remove this Muster's earlier event subscription {subscription.id}: {e}")
+            warnings.append(
+                report.failed(f"Could not remove this Muster's earlier event subscription {subscription.id}: {e}")
+            )
+            report.left(subscription_by_hand(subscription.id))
             continue
         removed.append(subscription.id)
+        report.did(f"Removed this Muster's earlier event subscription {subscription.id}.")
         logger.info("Removed this Muster's earlier event subscription %s", subscription.id)
     # The disconnected connections that held them no longer have one to remove by hand.
     QualtricsConnection.objects.filter(status=ConnectionStatus.DISCONNECTED, subscription_id__in=removed).update(
         subscription_id=""
     )
     return warnings
+
+
+def subscription_by_hand(subscription_id: str) -> str:
+    return (
+        f"Event subscription {subscription_id} (Qualtrics API: DELETE /eventsubscriptions/{subscription_id}); "
+        "connecting again removes it."
+    )
 
 
 def repoint_forms(connection: QualtricsConnection) -> int:
@@ -281,17 +456,41 @@ def repoint_forms(connection: QualtricsConnection) -> int:
     return 0
 
 
-def _undo(admin: client.Account, created_user: str | None, subscription_id: str) -> None:
-    if subscription_id:
+def _undo(admin: client.Account, made: _Made, report: Report) -> None:
+    """Takes back what a failed connect changed in Qualtrics; what it cannot is left to the
+    report, to remove by hand (a later connect also removes or adopts it: both carry our instance id)."""
+    if made.subscription_id:
         try:
-            client.delete_subscription(admin, subscription_id)
+            client.delete_subscription(admin, made.subscription_id)
+        except client.QualtricsNotFound:
+            pass
         except client.QualtricsError as e:
-            logger.warning("Could not remove event subscription %s after a failed connect: %s", subscription_id, e)
-    if created_user:
+            logger.warning(
+                "Qualtrics connect: %s",
+                report.failed(f"Could not remove the event subscription {made.subscription_id} again: {e}"),
+            )
+            report.left(subscription_by_hand(made.subscription_id))
+        else:
+            report.did(f"Removed the event subscription {made.subscription_id} again.")
+    user = f"{made.username} ({made.user_id})"
+    if made.created_user:
         try:
-            client.delete_user(admin, created_user)
+            client.delete_user(admin, made.user_id)
         except client.QualtricsError as e:
-            logger.warning("Could not remove Qualtrics user %s after a failed connect: %s", created_user, e)
+            logger.warning("Qualtrics connect: %s", report.failed(f"Could not remove the Qualtrics user {user}: {e}"))
+            report.left(f"The Qualtrics user {user}, active: delete it in Admin → Users (connecting again adopts it).")
+        else:
+            report.did(f"Removed the Qualtrics user {user} again.")
+    elif made.reenabled_user:
+        try:
+            client.update_user(admin, made.user_id, {"status": "Disabled"})
+        except client.QualtricsError as e:
+            logger.warning(
+                "Qualtrics connect: %s", report.failed(f"Could not disable the Qualtrics user {user} again: {e}")
+            )
+            report.left(f"The Qualtrics user {user}, enabled again: disable it in Admin → Users.")
+        else:
+            report.did(f"Disabled the Qualtrics user {user} again.")
 
 
 def test_connection(connection: QualtricsConnection) -> client.WhoAmI:
@@ -315,6 +514,7 @@ def _live(connection: QualtricsConnection) -> QuerySet[QualtricsConnection]:
 
 
 def mark_broken(connection: QualtricsConnection, reason: str) -> None:
+    reason = scrub(reason)
     if _live(connection).update(status=ConnectionStatus.BROKEN, status_reason=reason, last_checked_at=now()):
         connection.status = ConnectionStatus.BROKEN
         connection.status_reason = reason
@@ -329,72 +529,114 @@ def restore_status(connection: QualtricsConnection) -> None:
 
 
 @sensitive_variables()
-def repair(connection: QualtricsConnection, brand_admin_token: Secret) -> None:
+def repair(connection: QualtricsConnection, brand_admin_token: Secret) -> Report:
     """Issues a new token for the service user (re-enabling it) and stores it."""
+    report = Report(secrets=[brand_admin_token])
+    user = f"{connection.service_username} ({connection.service_user_id})"
     with account_for(connection.base_url, brand_admin_token) as admin:
-        with _step("Re-enabling the service user"):
+        with _step("Re-enabling the service user", report):
             client.update_user(admin, connection.service_user_id, {"status": "Enabled"})
-        with _step("Creating a new API token for the service user"):
+        report.did(f"Enabled the Qualtrics user {user}.")
+        with _step("Creating a new API token for the service user", report):
             token = client.create_api_token(admin, connection.service_user_id)
-    with _step("Checking the new token"), account_for(connection.base_url, token) as service:
-        client.whoami(service)
+    report.secrets.append(token)
+    report.did("Created a new API token for the service user (Qualtrics stopped the old one).")
+    # Stored before its check: the old token stopped working the moment Qualtrics issued this one.
     connection.token = token
     connection.save(update_fields=["token_encrypted"])
+    try:
+        with _step("Checking the new token", report), account_for(connection.base_url, token) as service:
+            client.whoami(service)
+    except ConnectError as e:
+        if isinstance(e.error, client.QualtricsAuthError):
+            mark_broken(connection, f"The service user's new token does not work either: {e.error}")
+        raise
     restore_status(connection)
+    return report
 
 
 @sensitive_variables()
-def resubscribe(connection: QualtricsConnection, brand_admin_token: Secret) -> None:
+def resubscribe(connection: QualtricsConnection, brand_admin_token: Secret) -> Report:
     """Replaces the event subscription (and its shared key)."""
+    report = Report(secrets=[brand_admin_token, connection.shared_key])
     with account_for(connection.base_url, brand_admin_token) as admin:
-        if connection.subscription_id:
-            with _step("Removing the old event subscription"):
+        old = connection.subscription_id
+        if old:
+            with _step("Removing the old event subscription", report):
                 try:
-                    client.delete_subscription(admin, connection.subscription_id)
+                    client.delete_subscription(admin, old)
                 except client.QualtricsNotFound:
                     pass
+            report.did(f"Removed the event subscription {old}.")
+            # Stored at once: from here on Qualtrics holds no subscription, whatever happens next.
+            connection.subscription_id = ""
+            connection.shared_key = Secret("")
+            connection.save(update_fields=["subscription_id", "shared_key_encrypted"])
+            if not connection.is_broken:
+                restore_status(connection)
         shared_key = Secret(secrets.token_hex(32))
-        with _step("Creating the event subscription"):
+        report.secrets.append(shared_key)
+        with _step("Creating the event subscription", report):
             subscription_id = client.create_subscription(
                 admin, topics=TOPICS, publication_url=webhook_url(), shared_key=shared_key
             )
+    report.did(f"Created the event subscription {subscription_id}.")
     connection.subscription_id = subscription_id
     connection.shared_key = shared_key
     connection.save(update_fields=["subscription_id", "shared_key_encrypted"])
     if not connection.is_broken:
         restore_status(connection)
+    return report
 
 
 @sensitive_variables()
-def disconnect(connection: QualtricsConnection, brand_admin_token: Secret | None, by: User | None = None) -> list[str]:
+def disconnect(connection: QualtricsConnection, brand_admin_token: Secret | None, by: User | None = None) -> Report:
     """Marks the connection disconnected and wipes its token and shared key; the row stays, so
-    forms and responses keep pointing at it. With a brand-admin token the subscription is removed
-    and the service user disabled first (if that fails, nothing changes); without one, returns
-    what to remove in Qualtrics by hand."""
-    left: list[str] = []
+    forms and responses keep pointing at it.
+
+    With a brand-admin token the subscription is removed and the service user disabled first. If
+    the first change in Qualtrics fails, nothing changes anywhere (ConnectError). Once Qualtrics
+    has changed, the disconnect goes through, and the report (kept as the row's reason) says what
+    is still in Qualtrics, as it does for a disconnect without a token."""
+    report = Report(secrets=[brand_admin_token] if brand_admin_token else [])
     subscription_id = connection.subscription_id
+    user = f"{connection.service_username} ({connection.service_user_id})"
+    user_disabled = False
     if brand_admin_token:
         with account_for(connection.base_url, brand_admin_token) as admin:
             if subscription_id:
-                with _step("Removing the event subscription"):
+                with _step("Removing the event subscription", report):
                     try:
                         client.delete_subscription(admin, subscription_id)
                     except client.QualtricsNotFound:
                         pass
+                report.did(f"Removed the event subscription {subscription_id}.")
                 subscription_id = ""
-            with _step("Disabling the service user"):
-                client.update_user(admin, connection.service_user_id, {"status": "Disabled"})
+            try:
+                with _step("Disabling the service user", report):
+                    try:
+                        client.update_user(admin, connection.service_user_id, {"status": "Disabled"})
+                    except client.QualtricsNotFound:
+                        report.did(f"The Qualtrics user {user} no longer exists: nothing to disable.")
+                    else:
+                        report.did(f"Disabled the Qualtrics user {user}.")
+                user_disabled = True
+            except ConnectError:
+                # Nothing changed in Qualtrics yet: neither does anything in Muster.
+                if not report.done:
+                    raise
+    if subscription_id:
+        report.left(subscription_by_hand(subscription_id))
+    if not user_disabled:
+        report.left(f"The Qualtrics user {user}: disable it in Admin → Users.")
+    if not brand_admin_token:
+        reason = "Disconnected without a Brand Administrator token. " + report.summary()
+    elif report.by_hand:
+        reason = "Disconnected; not everything was removed in Qualtrics. " + report.summary()
+    elif connection.subscription_id:
         reason = "The event subscription was removed and the service user disabled in Qualtrics."
     else:
-        if subscription_id:
-            left.append(f"Event subscription {subscription_id} (Qualtrics API: DELETE /eventsubscriptions).")
-        left.append(
-            f"The Qualtrics user {connection.service_username} ({connection.service_user_id}): disable it in "
-            "Admin → Users."
-        )
-        reason = "Disconnected without a Brand Administrator token. Still in Qualtrics: " + " ".join(left)
-        if subscription_id:
-            reason += " Connecting again removes that subscription."
+        reason = "The service user was disabled in Qualtrics (there was no event subscription)."
     changes = {
         "status": ConnectionStatus.DISCONNECTED,
         "status_reason": reason,
@@ -407,4 +649,4 @@ def disconnect(connection: QualtricsConnection, brand_admin_token: Secret | None
     # By conditional UPDATE: of two disconnects racing, one does it; the other changes nothing.
     _live(connection).update(**changes)
     connection.refresh_from_db()
-    return left
+    return report

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 
 from muster.accounts.roles import Capability, can
 from muster.integrations.qualtrics.models import current_connection
+from muster.integrations.qualtrics.scrub import shown
 
 
 def broken_connection(request: HttpRequest) -> dict[str, object]:
@@ -11,4 +12,4 @@ def broken_connection(request: HttpRequest) -> dict[str, object]:
     if not can(getattr(request, "user", None), Capability.MANAGE_INTEGRATIONS):
         return {}
     connection = current_connection()
-    return {"qualtrics_broken": connection if connection is not None and connection.is_broken else None}
+    return {"qualtrics_broken": shown(connection) if connection is not None and connection.is_broken else None}

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 def check_connection() -> str:
     from muster.integrations.qualtrics import client, connect
     from muster.integrations.qualtrics.models import current_connection
+    from muster.integrations.qualtrics.scrub import scrub
 
     connection = current_connection()
     if connection is None:
@@ -22,11 +23,11 @@ def check_connection() -> str:
     try:
         connect.test_connection(connection)
     except client.QualtricsAuthError as e:
-        return f"broken: {e}"
+        return scrub(f"broken: {e}")
     except client.QualtricsError as e:
         # Transient trouble (5xx, 429, network) is not a broken token: try again next time.
-        logger.warning("Qualtrics connection check failed for now: %s", e)
-        return f"unavailable: {e}"
+        logger.warning("Qualtrics connection check failed for now: %s", scrub(str(e)))
+        return scrub(f"unavailable: {e}")
     return "ok"
 
 

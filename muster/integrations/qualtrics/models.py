@@ -96,6 +96,23 @@ def last_disconnected() -> QualtricsConnection | None:
     return gone.select_related("connected_by", "disconnected_by").order_by("-disconnected_at", "-pk").first()
 
 
+class ConnectClaim(models.Model):
+    """Connect is single-flight: only the attempt holding this one row talks to Qualtrics.
+
+    Claimed by conditional UPDATE (`connect.claim`) and renewed before every step; it lapses by
+    itself, so a connect that crashed never blocks the next one for longer than the lapse.
+    """
+
+    name = models.CharField(max_length=20, unique=True)
+    holder = models.CharField(max_length=32, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'free'}"
+
+
 class WebhookEvent(models.Model):
     """A verified event from Qualtrics, recorded once per (response, topic kind)."""
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from muster.integrations.qualtrics import client
+from muster.integrations.qualtrics.scrub import scrub
 
 # Keys whose values identify people or accounts; their values never leave the probe unredacted.
 SENSITIVE_KEY = re.compile(
@@ -53,22 +54,22 @@ class Probe:
 
     def save(self, name: str, body: Any) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / name).write_bytes(orjson.dumps(redact(body), option=orjson.OPT_INDENT_2))
+        text = orjson.dumps(redact(body), option=orjson.OPT_INDENT_2).decode()
+        # The probe's one secret is its token; whatever Qualtrics echoed of it is cut out too.
+        (self.out / name).write_text(scrub(text, self.account.token, held=False))
 
     def step(self, name: str, run: Callable[[], str]) -> bool:
         """Runs one step; any failure is reported as that step's and the probe goes on."""
         try:
-            detail = run()
+            ok, detail = True, run()
         except client.QualtricsError as e:
-            self.steps.append(Step(name, False, str(e)))
-            return False
+            ok, detail = False, str(e)
         except Exception as e:
             # Whatever else breaks (a payload Muster did not expect, a bad zip, a full disk) is
             # exactly what the probe is there to find: say so and go on with the next step.
-            self.steps.append(Step(name, False, f"unexpected {type(e).__name__}: {e}"))
-            return False
-        self.steps.append(Step(name, True, detail))
-        return True
+            ok, detail = False, f"unexpected {type(e).__name__}: {e}"
+        self.steps.append(Step(name, ok, scrub(detail, self.account.token, held=False)))
+        return ok
 
     def raw(self, path: str, json: Any = None, method: str = "GET") -> dict[str, Any]:
         return client.request(self.account, method, path, json=json)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from django.test import RequestFactory
 
 from muster.accounts.models import ApiToken
 from muster.people import values as pv
 from muster.people.models import Panel, PanelMembership, Person, Source
-from muster.studies.models import Study, StudyParticipant, StudyStatus
-from muster.studies.participants import Refused, add_participants, change_study_status, move
+from muster.studies.models import Study, StudyParticipant, StudyStatus, StudyStatusChange
+from muster.studies.participants import Refused, add_explained, add_participants, change_study_status, move
+from muster.studies.views import _who
 from muster.test import BaseTestCase
 
 
@@ -86,10 +90,10 @@ class ParticipantsTestCase(BaseTestCase):
     def test_the_study_status_machine_refuses_with_a_reason(self) -> None:
         change_study_status(self.study, "paused")
         change_study_status(self.study, "closed")
-        with self.assertRaisesRegex(Refused, "can move to “Archived”"):
-            change_study_status(self.study, "active")
+        with self.assertRaisesRegex(Refused, "can move to “Active”, “Archived”"):
+            change_study_status(self.study, "paused")
         change_study_status(self.study, "archived")
-        with self.assertRaisesRegex(Refused, "final"):
+        with self.assertRaisesRegex(Refused, "can move to “Closed”, not|can move to “Closed”"):
             change_study_status(self.study, "draft")
 
     def test_the_study_page_lists_participants_by_status_with_counts(self) -> None:
@@ -141,3 +145,152 @@ class ParticipantsTestCase(BaseTestCase):
         )
         self.assertEqual(r.status_code, 409)
         self.assertIn("can move to", r.json()["message"])
+
+
+class ReversibleStudiesTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.study = Study.objects.create(name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE)
+        self.ana = pv.create_person("ana@example.org", first_name="Ana", source=Source.MANUAL)
+
+    def status(self, target: str) -> Any:
+        return self.client.post(f"/studies/{self.study.code}/status/", {"status": target}, follow=True)
+
+    def test_closing_asks_first_and_names_what_it_does(self) -> None:
+        self.client.force_login(self.rita)
+        page = self.client.get(f"/studies/{self.study.code}/").content.decode()
+        start = page.index('<details class="confirm">')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("<summary", confirm)
+        self.assertIn("takes no new participants", confirm)
+        self.assertIn("You can reopen it later", confirm)
+        self.assertIn('value="closed"', confirm)
+        # Pause needs no confirmation: it is a plain button, outside any confirmation.
+        self.assertNotIn('value="paused"', confirm)
+        self.assertIn('value="paused"', page)
+
+    def test_a_closed_study_is_reopened_and_an_archived_one_restored_with_a_record_of_who(self) -> None:
+        self.client.force_login(self.rita)
+        self.status("closed")
+        self.assertContains(self.status("active"), "The study is now active.")
+        self.status("closed")
+        self.status("archived")
+        page = self.status("closed")
+        self.assertContains(page, "The study is now closed.")
+        self.study.refresh_from_db()
+        self.assertEqual(self.study.status, "closed")
+        record = list(StudyStatusChange.objects.filter(study=self.study).values_list("from_status", "to_status", "by"))
+        self.assertEqual(
+            record,
+            [
+                ("archived", "closed", self.rita.id),
+                ("closed", "archived", self.rita.id),
+                ("active", "closed", self.rita.id),
+                ("closed", "active", self.rita.id),
+                ("active", "closed", self.rita.id),
+            ],
+        )
+        self.assertContains(page, "Status history")
+        self.assertContains(page, "Rita Researcher")
+
+    def test_an_ended_study_offers_no_adding_or_moving_and_refuses_both(self) -> None:
+        Panel.objects.create(name="Parents")
+        (p,), _ = add_participants(self.study, [self.ana])
+        change_study_status(self.study, "closed")
+        self.client.force_login(self.rita)
+        page = self.client.get(f"/studies/{self.study.code}/")
+        self.assertNotContains(page, "Add from panel")
+        self.assertNotContains(page, 'aria-label="New status"')
+        self.assertContains(page, "it takes no new participants and nobody in it can be moved")
+        with self.assertRaisesRegex(Refused, "The study is closed: reopen it"):
+            move(p, "invited")
+        reply = self.api(
+            self.rita, "post", f"/studies/{self.study.code}/participants/{p.code}/status", {"status": "invited"}
+        )
+        self.assertEqual(reply.status_code, 409)
+        self.assertIn("reopen it", reply.json()["message"])
+        p.refresh_from_db()
+        self.assertEqual(p.status, "not_contacted")
+
+    def test_a_draft_study_only_lets_you_cancel_participants(self) -> None:
+        draft = Study.objects.create(name="Later", landing_slug="later")
+        (p,), _ = add_participants(draft, [self.ana])
+        with self.assertRaisesRegex(Refused, "The study is a draft: activate it first"):
+            move(p, "invited")
+        self.client.force_login(self.rita)
+        row = self.client.get(f"/studies/{draft.code}/").context["participants"][0]
+        self.assertEqual((row["moves"], row["can_cancel"]), ([], True))
+        move(p, "cancelled")
+
+    def test_the_api_records_who_changed_a_status(self) -> None:
+        reply = self.api(self.olga, "post", f"/studies/{self.study.code}/status", {"status": "closed"})
+        self.assertEqual(reply.status_code, 200, reply.content)
+        self.assertEqual(StudyStatusChange.objects.get(study=self.study).by, self.olga)
+
+    def test_cancelling_a_participant_asks_first_and_says_it_cannot_be_undone(self) -> None:
+        add_participants(self.study, [self.ana])
+        self.client.force_login(self.rita)
+        r = self.client.get(f"/studies/{self.study.code}/")
+        row = r.context["participants"][0]
+        self.assertNotIn("cancelled", [s for s, _ in row["moves"]])
+        page = r.content.decode()
+        start = page.index('aria-label="Cancel Ana?"')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("cannot be moved again", confirm)
+        self.assertIn('name="status" value="cancelled"', confirm)
+
+
+class HonestAddsTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.study = Study.objects.create(
+            name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE, participation_limit=2
+        )
+        self.ana = pv.create_person("ana@example.org", first_name="Ana", source=Source.MANUAL)
+        self.ben = pv.create_person("ben@example.org", first_name="Ben", source=Source.MANUAL)
+        self.cyd = pv.create_person("cyd@example.org", first_name="Cyd", source=Source.MANUAL)
+
+    def add(self, *people: Person) -> Any:
+        return self.client.post(
+            "/people/bulk/",
+            {"scope": "selected", "person": [p.code for p in people], "target": f"study:{self.study.code}"},
+            follow=True,
+        )
+
+    def message(self, reply: Any) -> tuple[str, str]:
+        *_, m = list(reply.context["messages"])
+        return m.level_tag, str(m)
+
+    def test_everyone_added_is_a_success(self) -> None:
+        self.client.force_login(self.rita)
+        self.assertEqual(self.message(self.add(self.ana)), ("success", "1 added to the study Onboarding."))
+
+    def test_nobody_added_is_a_warning_naming_who_and_why(self) -> None:
+        add_participants(self.study, [self.ana])
+        self.client.force_login(self.rita)
+        level, text = self.message(self.add(self.ana))
+        self.assertEqual(level, "warning")
+        self.assertEqual(text, "No one was added to the study Onboarding. Already in the study: Ana.")
+
+    def test_a_partial_add_names_who_the_limit_left_out(self) -> None:
+        self.client.force_login(self.rita)
+        level, text = self.message(self.add(self.ana, self.ben, self.cyd))
+        self.assertEqual(level, "warning")
+        self.assertIn("2 added to the study Onboarding.", text)
+        self.assertIn("Not added, the participation limit (2) is reached: Cyd.", text)
+
+    def test_adding_an_opted_out_person_warns_that_they_will_not_be_invited(self) -> None:
+        self.client.force_login(self.olga)
+        self.client.post(f"/people/{self.ben.code}/opt-out/")
+        level, text = self.message(self.add(self.ben))
+        self.assertEqual(level, "warning")
+        self.assertIn("Added but opted out, so Muster will not invite them: Ben.", text)
+
+    def test_a_masked_viewer_is_never_shown_names(self) -> None:
+        add_participants(self.study, [self.ana])
+        request = RequestFactory().get("/")
+        request.user = self.dev
+        outcome = add_explained(self.study, Person.objects.filter(id=self.ana.id))
+        outcome_text = _who(request, outcome.already_in)
+        self.assertNotIn("Ana", outcome_text)
+        self.assertNotIn("ana@example.org", outcome_text)

@@ -11,7 +11,7 @@ def as_of_last_write(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("people", "0005_history_revisions_required"),
+        ("people", "0006_import_lease"),
     ]
 
     operations = [
