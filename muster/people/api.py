@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.timezone import now
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import BeforeValidator
@@ -17,7 +18,7 @@ from pydantic import BeforeValidator
 from muster.accounts.roles import Capability
 from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
-from muster.people import contact, erasure, lookup, panels
+from muster.people import bulk, contact, erasure, lookup, panels
 from muster.people import values as pv
 from muster.people.filters import page_of, parse_filters
 from muster.people.models import (
@@ -30,12 +31,15 @@ from muster.people.models import (
     Property,
     PropertyOption,
     PropertyType,
+    Revision,
     Source,
 )
 from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
 from muster.people.serialise import Viewer, change_json, error_text, person_json
+from muster.people.writes import Policy
 
 router: Router = Router(tags=["people"])
+BULK_LIMIT = bulk.LIMIT
 properties_router: Router = Router(tags=["properties"])
 panels_router: Router = Router(tags=["panels"])
 
@@ -234,6 +238,44 @@ def list_people(
         "pages": paginator.num_pages,
         "results": [person_json(viewer, p, props, values) for p in current.object_list],
     }
+
+
+class BulkIn(Input):
+    # Each item is checked on its own, so one bad item refuses that item, not the request.
+    items: list[Any] = Field(max_length=BULK_LIMIT)
+    policy: Policy = Policy.OVERWRITE
+
+
+class SkippedOut(Schema):
+    property: str
+    reason: str
+
+
+class BulkResult(Schema):
+    index: int
+    email: str
+    status: str
+    errors: list[str]
+    skipped: list[SkippedOut]
+
+
+class BulkOut(Schema):
+    results: list[BulkResult]
+
+
+@router.post(
+    "/people/bulk",
+    response={200: BulkOut, **BODY_ERRORS},
+    summary=f"Create or update up to {BULK_LIMIT:,} people by email, with their property values",
+)
+def bulk_people(request: HttpRequest, body: BulkIn) -> dict[str, Any]:
+    """Each item is `{"email", "first_name"?, "last_name"?, "properties": {key: value}}`; an unknown
+    email creates a person. Every valid item is written, whole, even when others are refused; two
+    items with the same email or the same unique value are both refused. `policy` applies to every
+    value: `overwrite` (null empties), `only_if_empty`, `add` (multi-select: union with what is held)."""
+    user = require(request, Capability.MANAGE_PEOPLE)
+    revision = Revision(source=Source.API, source_code="api", changed_by=user, at=now())
+    return {"results": bulk.upsert_items(Viewer.of(user), body.items, body.policy, revision)}
 
 
 @router.get("/people/{code}", response={200: PersonOut, **BODY_ERRORS}, summary="Get a person")

@@ -34,7 +34,7 @@ def load() -> Panel | None:
         ),
         "job_title": create_property("job_title", "Job title", PropertyType.TEXT),
         "phone": create_property("phone", "Phone", PropertyType.TEXT, pii=True),
-        "employee_id": create_property("employee_id", "Customer ID", PropertyType.TEXT, unique=True),
+        "customer_id": create_property("customer_id", "Customer ID", PropertyType.TEXT, unique=True),
     }
     jobs = ["Designer", "Nurse", "Teacher", "Engineer", "Accountant", "Student", "Product manager", "Chef"]
     people = []
@@ -54,7 +54,7 @@ def load() -> Panel | None:
             ),
             props["job_title"]: rnd.choice(jobs),
             props["phone"]: f"+44 7700 9{i:05d}",
-            props["employee_id"]: f"C-{10000 + i}",
+            props["customer_id"]: f"C-{10000 + i}",
         }
         if i % 7 == 0:
             values.pop(props["job_title"])

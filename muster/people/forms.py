@@ -24,14 +24,17 @@ class PersonForm(forms.Form):
 
 class PropertyForm(forms.Form):
     label = forms.CharField(max_length=200)
-    key = forms.SlugField(
-        max_length=64, help_text="Used in the API, filters and CSV: lowercase letters, digits, _ and -."
+    key = forms.CharField(
+        max_length=64,
+        required=False,
+        help_text="Used in the API, filters and CSV. Leave it empty to make it from the label "
+        "(“Signed up” becomes signed_up); lowercase letters, digits, _ and -.",
     )
-    type = forms.ChoiceField(choices=PropertyType.choices)
-    unique = forms.BooleanField(required=False, help_text="Text only: no two people may share a value.")
+    type = forms.ChoiceField(choices=PropertyType.choices, widget=forms.RadioSelect, initial=PropertyType.TEXT)
+    unique = forms.BooleanField(required=False, help_text="No two people may share a value.")
     pii = forms.BooleanField(required=False, label="PII", help_text="Masked for roles that may not see PII.")
     options = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Select types: one option per line."
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One option per line."
     )
 
 

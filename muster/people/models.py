@@ -153,6 +153,9 @@ class PropertyValue(models.Model):
     # Copied from Property.unique so the database can enforce uniqueness with a partial index.
     is_unique = models.BooleanField(default=False)
     updated = models.DateTimeField(default=now)
+    # When the value was true at its source (a response's recorded date, an import's upload, the
+    # moment of a manual edit): a change as of an earlier time never replaces it (`writes.write`).
+    as_of = models.DateTimeField(default=now)
 
     class Meta:
         constraints = [

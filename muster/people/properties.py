@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,20 +16,39 @@ class PropertyError(ValueError):
     pass
 
 
+KEY = re.compile(r"[a-z0-9_-]{1,64}")
+
+
+def key_from(label: str) -> str:
+    """A key made from a label: "Signed up (date)" -> "signed_up_date"."""
+    words = re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower())
+    return "_".join(words)[:64].strip("_")
+
+
 @transaction.atomic
 def create_property(
     key: str, label: str, type: str, *, unique: bool = False, pii: bool = False, options: list[str] | None = None
 ) -> Property:
+    """A new property; an empty key is made from the label."""
+    key = key.strip() or key_from(label)
+    if not label.strip():
+        raise PropertyError("Give the property a label.")
+    if not key:
+        raise PropertyError("Give the property a key: its label has no letters or digits to make one from.")
+    if not KEY.fullmatch(key):
+        raise PropertyError(
+            f"“{key}” cannot be a key: use up to 64 lowercase letters, digits, _ or -, such as “signed_up”."
+        )
     if type not in PropertyType.values:
         raise PropertyError(f"“{type}” is not a property type.")
+    if type in SELECT_TYPES and not options:
+        raise PropertyError("A select property needs at least one option: give one per line.")
     if unique and type != PropertyType.TEXT:
         raise PropertyError("Only text properties can be unique.")
     if Property.objects.filter(key=key).exists():
         raise PropertyError(f"A property with the key “{key}” already exists.")
     if options and type not in SELECT_TYPES:
         raise PropertyError("Only select properties have options.")
-    if not label.strip():
-        raise PropertyError("Give the property a label.")
     last = Property.objects.aggregate(m=Max("position"))["m"]
     prop = Property.objects.create(
         key=key, label=label.strip(), type=type, unique=unique, pii=pii, position=0 if last is None else last + 1

@@ -1,11 +1,12 @@
 """Typed property values: parsing input, reading and writing values, and their history.
 
-`set_values` is the one place a person's values change outside the bulk CSV import, and both
-append a PropertyValueChange for every value that actually changed.
+Values change through the batch writer (`writes.write`) alone; `set_values` is its shape for one
+person.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.timezone import now
 
 from muster.accounts.models import User
+from muster.people import writes
 from muster.people.models import (
     Person,
     PersonEmail,
@@ -214,21 +216,6 @@ def stored(prop: Property, value: PropertyValue | None) -> Parsed:
     return sorted(value.value_options.all(), key=lambda o: (o.position, o.id)) or None
 
 
-def assign(prop: Property, value: PropertyValue, parsed: Parsed) -> None:
-    """Puts a non-empty parsed value in its column (multi-select options are set after saving)."""
-    value.is_unique = prop.unique
-    if prop.type == PropertyType.TEXT:
-        value.value_text = parsed
-    elif prop.type == PropertyType.NUMBER:
-        value.value_number = parsed
-    elif prop.type == PropertyType.DATE:
-        value.value_date = parsed
-    elif prop.type == PropertyType.BOOLEAN:
-        value.value_bool = parsed
-    elif prop.type == PropertyType.SINGLE_SELECT:
-        value.value_option = parsed
-
-
 def values_of(people: Iterable[Person], properties: Iterable[Property]) -> dict[tuple[int, int], Json]:
     """(person id, property id) -> JSON value, in two queries whatever the number of people."""
     props = {p.id: p for p in properties}
@@ -240,13 +227,6 @@ def values_of(people: Iterable[Person], properties: Iterable[Property]) -> dict[
     return {(v.person_id, v.property_id): to_json(props[v.property_id], stored(props[v.property_id], v)) for v in rows}
 
 
-def unique_conflict(prop: Property, text: str, person: Person | None) -> bool:
-    others = PropertyValue.objects.filter(property=prop, is_unique=True, value_text=text)
-    if person is not None:
-        others = others.exclude(person=person)
-    return others.exists()
-
-
 @transaction.atomic
 def set_values(
     person: Person,
@@ -256,45 +236,27 @@ def set_values(
     source_code: str = "",
     user: User | None = None,
 ) -> list[PropertyValueChange]:
-    """Writes parsed values (None empties) and appends history for each value that changed.
+    """Writes parsed values (None empties) as of now, through the batch writer; returns the changes made.
 
     Raises InvalidValue when a unique value belongs to someone else; nothing is written then.
     """
-    existing = {
-        v.property_id: v
-        for v in PropertyValue.objects.filter(person=person, property__in=[p.id for p in changes])
-        .select_related("value_option")
-        .prefetch_related("value_options")
-    }
-    stamp = now()
-    history = []
-    revision: Revision | None = None
-    for prop, parsed in changes.items():
-        row = existing.get(prop.id)
-        old, new = to_json(prop, stored(prop, row)), to_json(prop, parsed)
-        if old == new:
-            continue
-        if parsed is None:
-            assert row is not None
-            row.delete()
-        else:
-            if prop.unique and unique_conflict(prop, parsed, person):
-                raise InvalidValue(f"is already the {prop.label} of another person.")
-            row = row or PropertyValue(person=person, property=prop)
-            assign(prop, row, parsed)
-            row.updated = stamp
-            try:
-                with transaction.atomic():
-                    row.save()
-            except IntegrityError:
-                raise InvalidValue(f"is already the {prop.label} of another person.") from None
-            if prop.type == PropertyType.MULTI_SELECT:
-                row.value_options.set(parsed)
-        if revision is None:
-            revision = Revision.objects.create(source=source, source_code=source_code, changed_by=user, at=stamp)
-        history.append(PropertyValueChange(person=person, property=prop, old=old, new=new, revision=revision))
-    PropertyValueChange.objects.bulk_create(history)
-    return history
+    revision = Revision(source=source, source_code=source_code, changed_by=user, at=now())
+    batch = [writes.Change(person.id, prop, parsed) for prop, parsed in changes.items()]
+    taken = next((p for p, parsed in changes.items() if p.unique and parsed is not None), None)
+    try:
+        with transaction.atomic():
+            written = writes.write(batch, revision)
+    except IntegrityError:
+        # Another writer took the unique value between the writer's check and its write.
+        raise InvalidValue(f"is already the {taken.label if taken else 'value'} of another person.") from None
+    if written.refused:
+        raise InvalidValue(f"is already the {written.refused[0].change.prop.label} of another person.")
+    return [
+        PropertyValueChange(
+            person=person, property_id=prop_id, old=json.loads(old), new=json.loads(new), revision=revision
+        )
+        for _, prop_id, old, new, _ in written.history
+    ]
 
 
 @transaction.atomic

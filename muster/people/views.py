@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
 from muster.people import columns as list_columns
-from muster.people import contact, csvio, erasure, forms, imports, lookup, registry
+from muster.people import contact, csvio, erasure, export, forms, imports, lookup, registry
 from muster.people import panels as membership
 from muster.people import values as pv
 from muster.people.filters import (
@@ -216,8 +216,8 @@ def people_export(request: HttpRequest) -> HttpResponse:
     if filters.errors:
         messages.error(request, filters.errors[0])
         return redirect(reverse("people") + "?" + request.GET.urlencode())
-    rows = csvio.export_rows(found, props, Viewer.of(request.user))
-    response = StreamingHttpResponse(csvio.csv_lines(rows), content_type="text/csv; charset=utf-8")
+    rows = export.export_rows(found, props, Viewer.of(request.user))
+    response = StreamingHttpResponse(export.csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="people.csv"'
     return response  # type: ignore[return-value]
 

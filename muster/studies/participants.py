@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -219,6 +220,40 @@ def add_participants(
             )
             break
     return added, notes
+
+
+@dataclass
+class Explained:
+    """What adding people did, person by person, for a page to say (see `add_explained`)."""
+
+    study: Study
+    added: list[StudyParticipant]
+    already_in: list[Person]
+    over_limit: list[Person]
+    opted_out: list[Person]  # added, but they asked not to be contacted
+    notes: list[str]
+
+
+def add_explained(study: Study, people: QuerySet[Person], user: User | None = None) -> Explained:
+    """`add_participants`, saying who was not added and why, and who was added though opted out."""
+    wanted = list(dict.fromkeys(people.values_list("id", flat=True)))
+    present = set(
+        StudyParticipant.objects.filter(study=study, is_test=False, person_id__in=wanted).values_list(
+            "person_id", flat=True
+        )
+    )
+    added, notes = add_participants(study, Person.objects.filter(id__in=wanted), user)
+    got = {p.person_id for p in added}
+    named = Person.objects.filter(id__in=[i for i in wanted if i in present or i not in got]).in_bulk()
+    opted = list(Person.objects.filter(id__in=got, opted_out=True))
+    return Explained(
+        study=study,
+        added=added,
+        already_in=[named[i] for i in wanted if i in present],
+        over_limit=[named[i] for i in wanted if i not in present and i not in got],
+        opted_out=opted,
+        notes=notes,
+    )
 
 
 def counts_by_status(study: Study) -> dict[str, int]:

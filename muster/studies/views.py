@@ -21,8 +21,9 @@ from muster.studies.models import ParticipantStatus, Study, StudyParticipant, St
 from muster.studies.participants import (
     ENDED,
     STUDY_TRANSITIONS,
+    Explained,
     Refused,
-    add_participants,
+    add_explained,
     change_study_status,
     counts_by_status,
     move,
@@ -158,12 +159,38 @@ def study_add_panel(request: HttpRequest, code: UUID) -> HttpResponse:
         return redirect("study", code=study.code)
     people = Person.objects.filter(memberships__panel=panel, memberships__status=MembershipStatus.APPROVED)
     try:
-        added, notes = add_participants(study, people, signed_in_user(request))
+        outcome = add_explained(study, people, signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, " ".join([f"{len(added)} added from the panel {panel.name}.", *notes]))
+        say_what_was_added(request, outcome, f"from the panel {panel.name}")
     return redirect("study", code=study.code)
+
+
+def _who(request: HttpRequest, people: list[Person]) -> str:
+    viewer = Viewer.of(request.user)
+    shown = [name(viewer, p) or email(viewer, p.primary_email) or f"person {str(p.code)[:8]}" for p in people[:10]]
+    more = f" and {len(people) - 10} more" if len(people) > 10 else ""
+    return ", ".join(shown) + more
+
+
+def say_what_was_added(request: HttpRequest, outcome: Explained, where: str) -> None:
+    """A success only when everyone was added; otherwise a warning naming who was not, and why."""
+    n = len(outcome.added)
+    parts = [f"{n} added {where}." if n else f"No one was added {where}."]
+    if outcome.already_in:
+        parts.append(f"Already in the study: {_who(request, outcome.already_in)}.")
+    if outcome.over_limit:
+        limit = outcome.study.participation_limit
+        reached = f" ({limit})" if limit is not None else ""
+        parts.append(f"Not added, the participation limit{reached} is reached: {_who(request, outcome.over_limit)}.")
+    if outcome.opted_out:
+        parts.append(f"Added but opted out, so Muster will not invite them: {_who(request, outcome.opted_out)}.")
+    text = " ".join(parts)
+    if n and not (outcome.already_in or outcome.over_limit or outcome.opted_out):
+        messages.success(request, text)
+    else:
+        messages.warning(request, text)
 
 
 def _uuid(text: str) -> bool:
@@ -215,8 +242,8 @@ def add_people(request: HttpRequest, code: UUID, people: QuerySet[Person]) -> No
         return
     study = get_object_or_404(Study, code=code)
     try:
-        added, notes = add_participants(study, people, signed_in_user(request))
+        outcome = add_explained(study, people, signed_in_user(request))
     except Refused as e:
         messages.error(request, str(e))
         return
-    messages.success(request, " ".join([f"{len(added)} added to the study {study.name}.", *notes]))
+    say_what_was_added(request, outcome, f"to the study {study.name}")

@@ -220,6 +220,9 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("get", "/api/v1/integrations/qualtrics/surveys"): Call(USE_INTEGRATIONS, ok=409),
     ("get", "/api/v1/people"): TOKEN_OWNERS,
     ("post", "/api/v1/people"): Call(WRITERS, body=lambda t, u: {"email": f"new-{u.role}@example.org"}, ok=201),
+    ("post", "/api/v1/people/bulk"): Call(
+        WRITERS, body=lambda t, u: {"items": [{"email": f"bulk-{u.role}@example.org", "properties": {"colour": "Red"}}]}
+    ),
     ("get", "/api/v1/people/{code}"): Call(TOKEN_OWNERS, _person),
     ("patch", "/api/v1/people/{code}"): Call(WRITERS, _person, lambda t, u: {"first_name": "Pat"}),
     ("put", "/api/v1/people/{code}/properties"): Call(WRITERS, _person, lambda t, u: {"properties": {"colour": "Red"}}),

@@ -39,7 +39,7 @@ class PeopleBrowserTestCase(StaticLiveServerTestCase):
             page.goto(f"{url}/settings/properties/")
             page.get_by_label("Label", exact=True).fill("Pet name")
             page.get_by_label("Key").fill("pet_name")
-            page.get_by_label("Type").select_option("text")
+            page.get_by_label("Text", exact=True).check()
             page.get_by_label("PII").check()
             page.get_by_role("button", name="Create property").click()
             page.get_by_role("link", name="Pet name").wait_for()

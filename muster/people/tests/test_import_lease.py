@@ -41,7 +41,7 @@ class ImportLeaseTestCase(BaseTestCase):
 
     def run_until_batch(self, killed_at: int, error: BaseException) -> None:
         """Runs the import; it dies while writing batch number `killed_at` (1-based)."""
-        real = csvio.write
+        real = csvio.import_batch
         calls = []
 
         def write(*args: Any) -> Any:
@@ -50,7 +50,7 @@ class ImportLeaseTestCase(BaseTestCase):
                 raise error
             return real(*args)
 
-        with mock.patch.object(csvio, "write", write):
+        with mock.patch.object(csvio, "import_batch", write):
             try:
                 csvio.import_people.call(self.code)
             except (Killed, RuntimeError):
@@ -74,13 +74,13 @@ class ImportLeaseTestCase(BaseTestCase):
         self.assertEqual(leases.reclaim_lapsed(), 0)  # reclaimed once, enqueued once
         self.assertEqual(self.queued_tasks(), 1)
         written: list[str] = []
-        real = csvio.write
+        real = csvio.import_batch
 
-        def write(imp: PersonImport, rows: list[csvio.Row], user: Any) -> Any:
+        def write(imp: PersonImport, rows: list[csvio.Row], user: Any, reject: Any) -> Any:
             written.extend(r.email for r in rows)
-            return real(imp, rows, user)
+            return real(imp, rows, user, reject)
 
-        with mock.patch.object(csvio, "write", write):
+        with mock.patch.object(csvio, "import_batch", write):
             csvio.import_people.call(self.code)
         self.imp.refresh_from_db()
         self.assertEqual(self.imp.status, ImportStatus.DONE, self.imp.error)
@@ -101,7 +101,7 @@ class ImportLeaseTestCase(BaseTestCase):
             PersonImport.objects.filter(id=self.imp.id).update(lease_holder="someone else")
             return (0, 0, [])
 
-        with mock.patch.object(csvio, "write", taken_over):
+        with mock.patch.object(csvio, "import_batch", taken_over):
             csvio.import_people.call(self.code)
         self.imp.refresh_from_db()
         self.assertEqual((self.imp.status, self.imp.rows_done), (ImportStatus.RUNNING, 0))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from muster.accounts.models import ApiToken
-from muster.people import csvio
+from muster.people import csvio, export
 from muster.people import values as pv
 from muster.people.models import Source
 from muster.people.properties import create_property
@@ -62,7 +62,7 @@ class MaskingTestCase(BaseTestCase):
         r = self.client.get("/people/export.csv")
         self.assertIn("+44 999", body(r))
         rows = list(
-            csvio.export_rows(self.person.__class__.objects.all(), [self.phone, self.age], viewer_without_pii())
+            export.export_rows(self.person.__class__.objects.all(), [self.phone, self.age], viewer_without_pii())
         )
         self.assert_masked(str(rows))
         self.assertIn("30", rows[1])

@@ -34,6 +34,31 @@ class PropertiesPageTestCase(BaseTestCase):
         self.assertContains(r, "Multi select")
         self.assertContains(r, "Yes / no")
 
+    def test_an_empty_key_is_made_from_the_label(self) -> None:
+        self.client.force_login(self.olga)
+        self.assertRedirects(self.create(label="Signed up (date)", key=""), "/settings/properties/")
+        self.assertTrue(Property.objects.filter(key="signed_up_date", label="Signed up (date)").exists())
+        self.assertRedirects(self.create(label="Pays €", key=""), "/settings/properties/")
+        self.assertTrue(Property.objects.filter(key="pays").exists())
+
+    def test_a_bad_key_gets_a_plain_answer_not_jargon(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.create(key="Signed up!")
+        self.assertContains(r, "“Signed up!” cannot be a key: use up to 64 lowercase letters, digits, _ or -")
+        self.assertNotContains(r, "slug")
+        r = self.create(label="???", key="")
+        self.assertContains(r, "its label has no letters or digits to make one from")
+        self.assertFalse(Property.objects.exists())
+
+    def test_a_select_property_needs_an_option_on_the_page_and_in_the_api(self) -> None:
+        self.client.force_login(self.olga)
+        r = self.create(type="single_select", options="  \n")
+        self.assertContains(r, "A select property needs at least one option")
+        reply = self.api(self.olga, "post", "/properties", {"key": "colour", "label": "Colour", "type": "multi_select"})
+        self.assertEqual(reply.status_code, 409, reply.content)
+        self.assertIn("at least one option", reply.json()["message"])
+        self.assertFalse(Property.objects.exists())
+
     def test_an_admin_may_create_a_property(self) -> None:
         self.client.force_login(self.alice)
         self.assertRedirects(self.create(), "/settings/properties/")

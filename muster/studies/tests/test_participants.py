@@ -3,11 +3,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.test import RequestFactory
+
 from muster.accounts.models import ApiToken
 from muster.people import values as pv
 from muster.people.models import Panel, PanelMembership, Person, Source
 from muster.studies.models import Study, StudyParticipant, StudyStatus, StudyStatusChange
-from muster.studies.participants import Refused, add_participants, change_study_status, move
+from muster.studies.participants import Refused, add_explained, add_participants, change_study_status, move
+from muster.studies.views import _who
 from muster.test import BaseTestCase
 
 
@@ -235,3 +238,59 @@ class ReversibleStudiesTestCase(BaseTestCase):
         confirm = page[start : page.index("</details>", start)]
         self.assertIn("cannot be moved again", confirm)
         self.assertIn('name="status" value="cancelled"', confirm)
+
+
+class HonestAddsTestCase(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.study = Study.objects.create(
+            name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE, participation_limit=2
+        )
+        self.ana = pv.create_person("ana@example.org", first_name="Ana", source=Source.MANUAL)
+        self.ben = pv.create_person("ben@example.org", first_name="Ben", source=Source.MANUAL)
+        self.cyd = pv.create_person("cyd@example.org", first_name="Cyd", source=Source.MANUAL)
+
+    def add(self, *people: Person) -> Any:
+        return self.client.post(
+            "/people/bulk/",
+            {"scope": "selected", "person": [p.code for p in people], "target": f"study:{self.study.code}"},
+            follow=True,
+        )
+
+    def message(self, reply: Any) -> tuple[str, str]:
+        *_, m = list(reply.context["messages"])
+        return m.level_tag, str(m)
+
+    def test_everyone_added_is_a_success(self) -> None:
+        self.client.force_login(self.rita)
+        self.assertEqual(self.message(self.add(self.ana)), ("success", "1 added to the study Onboarding."))
+
+    def test_nobody_added_is_a_warning_naming_who_and_why(self) -> None:
+        add_participants(self.study, [self.ana])
+        self.client.force_login(self.rita)
+        level, text = self.message(self.add(self.ana))
+        self.assertEqual(level, "warning")
+        self.assertEqual(text, "No one was added to the study Onboarding. Already in the study: Ana.")
+
+    def test_a_partial_add_names_who_the_limit_left_out(self) -> None:
+        self.client.force_login(self.rita)
+        level, text = self.message(self.add(self.ana, self.ben, self.cyd))
+        self.assertEqual(level, "warning")
+        self.assertIn("2 added to the study Onboarding.", text)
+        self.assertIn("Not added, the participation limit (2) is reached: Cyd.", text)
+
+    def test_adding_an_opted_out_person_warns_that_they_will_not_be_invited(self) -> None:
+        self.client.force_login(self.olga)
+        self.client.post(f"/people/{self.ben.code}/opt-out/")
+        level, text = self.message(self.add(self.ben))
+        self.assertEqual(level, "warning")
+        self.assertIn("Added but opted out, so Muster will not invite them: Ben.", text)
+
+    def test_a_masked_viewer_is_never_shown_names(self) -> None:
+        add_participants(self.study, [self.ana])
+        request = RequestFactory().get("/")
+        request.user = self.dev
+        outcome = add_explained(self.study, Person.objects.filter(id=self.ana.id))
+        outcome_text = _who(request, outcome.already_in)
+        self.assertNotIn("Ana", outcome_text)
+        self.assertNotIn("ana@example.org", outcome_text)

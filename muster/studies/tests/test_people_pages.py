@@ -73,7 +73,7 @@ class AddToStudyTestCase(BaseTestCase):
         r = self.add(person=[str(self.ana.code), str(self.ben.code)])
         self.assertContains(r, "2 added to the study Onboarding.")
         r = self.add(person=[str(self.ana.code)])
-        self.assertContains(r, "0 added to the study Onboarding. 1 already in the study.")
+        self.assertContains(r, "No one was added to the study Onboarding. Already in the study: ")
         self.assertEqual(StudyParticipant.objects.filter(study=self.study).count(), 2)
 
     def test_it_adds_everyone_a_filter_finds(self) -> None:

@@ -49,8 +49,13 @@ class ConnectBrowserTestCase(SandboxMixin, StaticLiveServerTestCase):
             # The token field is never filled back in.
             for field in page.locator("input[type=password]").all():
                 assert field.input_value() == ""
-            # Disconnecting without a token: Connected Apps says so, and what is left in Qualtrics.
-            page.get_by_role("button", name="Disconnect").click()
+            # Disconnecting asks first, saying what it does; without a token, Connected Apps says so,
+            # and what is left in Qualtrics.
+            assert not page.get_by_role("button", name="Disconnect", exact=True).is_visible()
+            page.get_by_text("Disconnect…").click()
+            assert page.get_by_text("Responses stop coming in").is_visible()
+            shot(page, "disconnect_confirm.png")
+            page.get_by_role("button", name="Disconnect", exact=True).click()
             page.wait_for_url(f"{self.live_server_url}/settings/connected-apps/")
             assert page.get_by_text("Muster is disconnected from Qualtrics").is_visible()
             assert page.get_by_text(f"Brand {self.brand['brandId']} was disconnected by Olga Ops").is_visible()

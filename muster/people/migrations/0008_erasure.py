@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('people', '0006_import_lease'),
+        ('people', '0007_value_as_of'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('people', '0007_erasure'),
+        ('people', '0008_erasure'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
