@@ -220,13 +220,13 @@ def writer_figures() -> None:
     user = importer()
     _, token = ApiToken.issue(user, "bench")
     client = Client(HTTP_HOST="127.0.0.1", headers={"Authorization": f"Bearer {token}"})
-    known = [f"person{i}@example.org" for i in range(5000)]
+    known = [f"known{i}@example.org" for i in range(5000)]  # not the csv part's person{i}: --part all
     from muster.people.models import PersonEmail
 
     PersonEmail.objects.bulk_create(
         PersonEmail(person_id=i, email=e, is_primary=True) for i, e in zip(ids, known, strict=False)
     )
-    emails = [e for pair in zip(known, [f"new{i}@example.org" for i in range(5000)], strict=True) for e in pair]
+    emails = [e for pair in zip(known, [f"newbulk{i}@example.org" for i in range(5000)], strict=True) for e in pair]
     bodies = [
         json.dumps(
             {
