@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import date, timedelta
 
 from django.db import transaction
@@ -17,6 +18,11 @@ LAST = ["Alvarez", "Brown", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Had
 
 
 @transaction.atomic
+def ascii_address(address: str) -> str:
+    """Chloé's demo address as people write one: chloe.…@example.com."""
+    return unicodedata.normalize("NFKD", address).encode("ascii", "ignore").decode().lower()
+
+
 def load() -> Panel | None:
     """Returns the panel of app users, for the demo studies; None when demo people exist already."""
     if Property.objects.filter(key="country").exists() or Person.objects.exists():
@@ -41,7 +47,7 @@ def load() -> Panel | None:
     for i in range(100):
         first, last = rnd.choice(FIRST), rnd.choice(LAST)
         person = pv.create_person(
-            f"{first}.{last}.{i}@example.com".lower(), first_name=first, last_name=last, source=Source.MANUAL
+            ascii_address(f"{first}.{last}.{i}@example.com"), first_name=first, last_name=last, source=Source.MANUAL
         )
         values = {
             props["country"]: pv.parse(props["country"], rnd.choice(["UK", "France", "Germany", "USA", "Japan"])),

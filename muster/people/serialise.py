@@ -8,7 +8,10 @@ emails are always PII; a property is PII when its `pii` flag is set.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
+
+from django.utils.formats import date_format
 
 from muster.accounts.roles import Capability, can
 from muster.people.models import ImportRejection, Person, Property, PropertyType, PropertyValueChange
@@ -51,6 +54,16 @@ def as_text(prop: Property, value: Json) -> str:
 
 def value_text(viewer: Viewer, prop: Property, value: Json) -> str:
     return shown(viewer, prop.pii, as_text(prop, value))
+
+
+def value_on_page(viewer: Viewer, prop: Property, value: Json) -> str:
+    """As `value_text`, with a date in the pages' one human format (CSV and the API keep ISO 8601)."""
+    if prop.type == PropertyType.DATE and isinstance(value, str) and not viewer.masks(prop):
+        try:
+            return date_format(date.fromisoformat(value), "DATE_FORMAT")
+        except ValueError:
+            pass
+    return value_text(viewer, prop, value)
 
 
 def value_json(viewer: Viewer, prop: Property, value: Json) -> Json:
@@ -102,8 +115,8 @@ def change_row(viewer: Viewer, change: PropertyValueChange) -> dict[str, Any]:
     prop = change.property
     return {
         "property": prop,
-        "old": value_text(viewer, prop, change.old),
-        "new": value_text(viewer, prop, change.new),
+        "old": value_on_page(viewer, prop, change.old),
+        "new": value_on_page(viewer, prop, change.new),
         "source": change.get_source_display(),
         "source_code": change.source_code,
         "changed_by": change.changed_by.display_name if change.changed_by else "",

@@ -53,7 +53,7 @@ from muster.people.serialise import (
     name,
     rejection_row,
     short_code,
-    value_text,
+    value_on_page,
 )
 
 PAGE_SIZE = 25
@@ -103,7 +103,7 @@ def people(request: HttpRequest) -> HttpResponse:
             "name": name(viewer, p) or "—",
             "email": email(viewer, p.primary_email),
             "code": short_code(p),
-            "values": [value_text(viewer, c, values.get((p.id, c.id))) for c in columns],
+            "values": [value_on_page(viewer, c, values.get((p.id, c.id))) for c in columns],
         }
         for p in page.object_list
     ]
@@ -272,11 +272,13 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
         "contributed": contributed.get(tab),
         "summaries": [t.summary(request, person) for t in contributed.values() if t.summary and tab == "overview"],
         "name": name(viewer, person),
+        # The page's title names the person, or only their short code where names are masked.
+        "title": (person.name or "(no name)") if viewer.pii else f"Person {short_code(person)}",
         "emails": [(email(viewer, e.email), e.is_primary) for e in person.emails.all()],
         "properties": [
             {
                 "prop": p,
-                "text": value_text(viewer, p, values.get((person.id, p.id))),
+                "text": value_on_page(viewer, p, values.get((person.id, p.id))),
                 "raw": values.get((person.id, p.id)),
                 "masked": viewer.masks(p),
                 "history": history.get(p.id, []),

@@ -360,3 +360,38 @@ class ProfileTabsTestCase(BaseTestCase):
         self.client.force_login(self.rita)
         r = self.client.get("/people/00000000-0000-0000-0000-000000000000/")
         self.assertEqual(r.status_code, 404)
+
+
+class DateValuesOnPagesTestCase(BaseTestCase):
+    def test_a_date_value_is_shown_in_the_pages_format_and_exported_as_iso(self) -> None:
+        from muster.people import values as pv
+        from muster.people.models import Source
+        from muster.people.properties import create_property
+        from muster.people.tests.test_csv import body
+
+        signed_up = create_property("signed_up", "Signed up", "date")
+        ana = pv.create_person("ana@example.org", first_name="Ana", source=Source.MANUAL)
+        pv.set_values(ana, {signed_up: pv.parse(signed_up, "2023-02-12")}, source=Source.MANUAL)
+        self.client.force_login(self.olga)
+        self.assertContains(self.client.get("/people/"), "12 Feb 2023")
+        self.assertContains(self.client.get(f"/people/{ana.code}/?tab=properties"), "12 Feb 2023")
+        export = body(self.client.get("/people/export.csv"))
+        self.assertIn("2023-02-12", export)
+        self.assertNotIn("12 Feb 2023", export)
+
+
+class PersonTitlesTestCase(BaseTestCase):
+    def test_a_persons_page_is_titled_with_them_masked_where_it_must_be(self) -> None:
+        from muster.people import values as pv
+        from muster.people.models import Source
+
+        ana = pv.create_person("ana@example.org", first_name="Ana", last_name="Lee", source=Source.MANUAL)
+        self.client.force_login(self.olga)
+        self.assertContains(self.client.get(f"/people/{ana.code}/"), "<title>Ana Lee · Muster</title>")
+        edit = self.client.get(f"/people/{ana.code}/edit/")
+        self.assertContains(edit, "<title>Edit Ana Lee · Muster</title>")
+        self.assertContains(edit, f'href="/people/{ana.code}/">Cancel</a>')
+        self.client.force_login(self.oscar)
+        page = self.client.get(f"/people/{ana.code}/").content.decode()
+        self.assertIn(f"<title>Person {str(ana.code).replace('-', '')[:8]}", page)
+        self.assertNotIn("Ana", page[: page.index("</title>")])
