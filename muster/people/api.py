@@ -304,7 +304,7 @@ def create_person(request: HttpRequest, body: PersonIn) -> tuple[int, dict[str, 
 
 @router.patch("/people/{code}", response={200: PersonOut, 409: Any, **BODY_ERRORS}, summary="Update a person")
 def update_person(request: HttpRequest, code: UUID, body: PersonPatch) -> dict[str, Any]:
-    require(request, Capability.MANAGE_PEOPLE)
+    user = require(request, Capability.MANAGE_PEOPLE)
     person = get_object_or_404(people_with_emails(), code=code)
     if body.first_name is not None:
         person.first_name = body.first_name.strip()
@@ -314,7 +314,10 @@ def update_person(request: HttpRequest, code: UUID, body: PersonPatch) -> dict[s
         with transaction.atomic():
             person.save(update_fields=["first_name", "last_name"])
             if body.opted_out is not None:
-                (contact.opt_out if body.opted_out else contact.opt_in)(person)
+                if body.opted_out:
+                    contact.opt_out(person, user)
+                else:
+                    contact.opt_in(person, user, "Opted back in through the API.")
             if body.email is not None or body.other_emails is not None:
                 others = [e.email for e in person.emails.all() if not e.is_primary]
                 pv.set_emails(
@@ -486,7 +489,8 @@ def post_members(request: HttpRequest, code: UUID, body: MembersIn) -> list[dict
     try:
         people = lookup.people_named(body.people, body.emails)
     except lookup.Unknown as e:
-        raise HttpError(404, str(e)) from None
+        # The body names people who do not exist; the panel or study in the URL does: not a 404.
+        raise HttpError(422, str(e)) from None
     panels.add_members(panel, people, body.status)
     ids = [p.id for p in people]
     members = panel.memberships.filter(person_id__in=ids).select_related("person")

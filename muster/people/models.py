@@ -411,3 +411,19 @@ class ListColumns(models.Model):
 
     def __str__(self) -> str:
         return f"columns of {self.user_id}"
+
+
+class ContactChange(models.Model):
+    """A record of each opt-out and opt-in: who, when and, for an opt-in, why."""
+
+    person = models.ForeignKey(Person, models.CASCADE, related_name="contact_changes")
+    opted_out = models.BooleanField()  # the state it moved to
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=now)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return "opted out" if self.opted_out else "opted back in"

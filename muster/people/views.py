@@ -275,6 +275,7 @@ def person(request: HttpRequest, code: UUID) -> HttpResponse:
         # The page's title names the person, or only their short code where names are masked.
         "title": (person.name or "(no name)") if viewer.pii else f"Person {short_code(person)}",
         "emails": [(email(viewer, e.email), e.is_primary) for e in person.emails.all()],
+        "contact_changes": person.contact_changes.select_related("by")[:10],
         "properties": [
             {
                 "prop": p,
@@ -344,7 +345,7 @@ def person_value(request: HttpRequest, code: UUID, property_code: UUID) -> HttpR
 @requires(Capability.MANAGE_PEOPLE)
 def person_opt_out(request: HttpRequest, code: UUID) -> HttpResponse:
     person = get_object_or_404(Person, code=code)
-    contact.opt_out(person)
+    contact.opt_out(person, signed_in_user(request))
     messages.success(request, "Opted out: this person will not be invited or reminded.")
     return redirect("person", code=person.code)
 
@@ -353,7 +354,11 @@ def person_opt_out(request: HttpRequest, code: UUID) -> HttpResponse:
 @requires(Capability.MANAGE_PEOPLE)
 def person_opt_in(request: HttpRequest, code: UUID) -> HttpResponse:
     person = get_object_or_404(Person, code=code)
-    contact.opt_in(person)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, "Say why they may be contacted again (they asked, or the opt-out was a mistake).")
+        return redirect("person", code=person.code)
+    contact.opt_in(person, signed_in_user(request), reason)
     messages.success(request, "Opted back in: this person may be invited and reminded again.")
     return redirect("person", code=person.code)
 

@@ -173,7 +173,8 @@ def post_participants(request: HttpRequest, code: UUID, body: ParticipantsIn) ->
     try:
         people = lookup.people_named(body.people, body.emails)
     except lookup.Unknown as e:
-        raise HttpError(404, str(e)) from None
+        # The body names people who do not exist; the panel or study in the URL does: not a 404.
+        raise HttpError(422, str(e)) from None
     try:
         added, notes = add_participants(study, people, user)
     except Refused as e:

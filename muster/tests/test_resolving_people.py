@@ -52,7 +52,7 @@ class ResolvingPeopleTestCase(BaseTestCase):
             {"people": [str(self.ana.code), "00000000-0000-0000-0000-000000000000"]},
         ):
             for r in self.both(body):
-                self.assertEqual(r.status_code, 404)
+                self.assertEqual(r.status_code, 422)
                 self.assertEqual(r.json()["message"], "Some of these people do not exist.")
         self.assertEqual(self.joined(), (set(), set()))
 

@@ -288,7 +288,7 @@ class PanelsApiTestCase(PanelsTestCase):
     def test_it_refuses_unknown_people_and_adds_nobody(self) -> None:
         body = {"people": [str(self.people["Ana"].code)], "emails": ["nobody@example.org"]}
         r = self.api(self.olga, "post", f"/panels/{self.panel.code}/members", body)
-        self.assertEqual(r.status_code, 404)
+        self.assertEqual(r.status_code, 422)
         self.assertEqual(r.json()["message"], "Some of these people do not exist.")
         self.assertFalse(PanelMembership.objects.exists())
 
