@@ -34,7 +34,11 @@ def pairs() -> list[tuple[str, str, str]]:
     variables = dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{3,6})", text))
     found = []
     for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
-        declared = dict((k.strip(), v.strip()) for k, v in (d.split(":", 1) for d in body.split(";") if ":" in d))
+        declared: dict[str, str] = {}
+        for declaration in body.split(";"):
+            if ":" in declaration:
+                name, value = declaration.split(":", 1)
+                declared[name.strip()] = value.strip()
         fg = solid(declared.get("color", ""), variables)
         bg = solid(declared.get("background", declared.get("background-color", "")), variables)
         if fg and bg:

@@ -111,6 +111,17 @@ class PanelPagesTestCase(PanelsTestCase):
         self.assertEqual(self.statuses(), {"Ana": REJECTED})
         self.assertEqual(PanelMembership.objects.get().reviewed_by, self.alice)
 
+    def test_removing_a_member_asks_first_and_says_what_it_does(self) -> None:
+        self.join("Ben", APPROVED)
+        self.client.force_login(self.olga)
+        page = self.client.get(f"/panels/{self.panel.code}/").content.decode()
+        start = page.index('<details class="confirm"><summary class="button">Remove…</summary>')
+        confirm = page[start : page.index("</details>", start)]
+        self.assertIn("Nothing else about them changes", confirm)
+        self.assertIn('name="status" value="remove"', confirm)
+        # Outside the confirmation no button removes anyone.
+        self.assertEqual(page.count('value="remove"'), confirm.count('value="remove"'))
+
     def test_reviewing_refuses_an_unknown_status(self) -> None:
         self.join("Ana", PENDING)
         self.client.force_login(self.olga)
