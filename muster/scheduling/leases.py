@@ -54,21 +54,21 @@ def free() -> Q:
     return Q(lease_holder="") | Q(lease_expires__lt=now()) | Q(lease_expires__isnull=True)
 
 
-def take(work: QuerySet[Any], holder: str, **changes: Any) -> bool:
+def take(work: QuerySet[Any], holder: str, lasting: timedelta = LEASE, **changes: Any) -> bool:
     """Takes the lease of the row in `work` if nobody holds it or its lease lapsed (conditional UPDATE).
 
     Exactly one updated row means the work is ours; none means another worker holds it.
     """
-    return work.filter(free()).update(lease_holder=holder, lease_expires=now() + LEASE, **changes) == 1
+    return work.filter(free()).update(lease_holder=holder, lease_expires=now() + lasting, **changes) == 1
 
 
-def renew(work: QuerySet[Any], holder: str, **changes: Any) -> None:
+def renew(work: QuerySet[Any], holder: str, lasting: timedelta = LEASE, **changes: Any) -> None:
     """Extends our lease (and applies `changes`), or raises LeaseLost when the work is no longer ours.
 
     Call it inside the transaction that commits a batch: on PostgreSQL the row stays locked until
     that commit, so a worker taking over waits for it, and then finds the lease renewed.
     """
-    if work.filter(lease_holder=holder).update(lease_expires=now() + LEASE, **changes) != 1:
+    if work.filter(lease_holder=holder).update(lease_expires=now() + lasting, **changes) != 1:
         raise LeaseLost
 
 

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.timezone import now
 from django.views.decorators.debug import sensitive_variables
@@ -49,6 +49,7 @@ from muster.integrations.qualtrics.models import (
     current_connection,
 )
 from muster.integrations.qualtrics.scrub import scrub
+from muster.scheduling import leases
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ CLAIM_NAME = "connect"
 # How long a connect may go between two steps before another may take over; every step renews it.
 # One step with its retries takes at most about two minutes (client.request).
 CLAIM_SECONDS = 300
+CLAIM = timedelta(seconds=CLAIM_SECONDS)
 
 
 @dataclass
@@ -116,7 +118,7 @@ class ConnectInProgress(ConnectError):
     def __init__(self, claim: ConnectClaim) -> None:
         by = claim.started_by.display_name if claim.started_by else "someone"
         started = f"{claim.started_at:%H:%M:%S} UTC" if claim.started_at else "a moment ago"
-        lapses = f"{claim.expires_at:%H:%M:%S} UTC" if claim.expires_at else "a few minutes"
+        lapses = f"{claim.lease_expires:%H:%M:%S} UTC" if claim.lease_expires else "a few minutes"
         error = client.QualtricsError(
             f"Another connect to Qualtrics is in progress (started by {by} at {started}). Wait for it to finish; "
             f"if it stopped half-way, a new connect can start after {lapses}. Nothing was asked of Qualtrics."
@@ -194,35 +196,30 @@ def claim(by: User | None) -> str:
     or its claim lapsed. Returns the holder id; raises ConnectInProgress when another holds it."""
     ConnectClaim.objects.get_or_create(name=CLAIM_NAME)
     holder = uuid.uuid4().hex
-    started = now()
-    free = Q(expires_at=None) | Q(expires_at__lte=started)
-    claimed = ConnectClaim.objects.filter(free, name=CLAIM_NAME).update(
-        holder=holder, expires_at=started + timedelta(seconds=CLAIM_SECONDS), started_at=started, started_by=by
-    )
-    if claimed != 1:
-        raise ConnectInProgress(ConnectClaim.objects.select_related("started_by").get(name=CLAIM_NAME))
+    the_claim = ConnectClaim.objects.filter(name=CLAIM_NAME)
+    if not leases.take(the_claim, holder, CLAIM, started_at=now(), started_by=by):
+        raise ConnectInProgress(the_claim.select_related("started_by").get())
     return holder
 
 
 def renew(holder: str) -> None:
     """Pushes the claim's lapse forward; a connect that lost its claim (it stalled past the lapse
     and another one started) stops before its next step."""
-    renewed = ConnectClaim.objects.filter(name=CLAIM_NAME, holder=holder).update(
-        expires_at=now() + timedelta(seconds=CLAIM_SECONDS)
-    )
-    if renewed != 1:
+    try:
+        leases.renew(ConnectClaim.objects.filter(name=CLAIM_NAME), holder, CLAIM)
+    except leases.LeaseLost:
         raise client.QualtricsError(
             f"This connect stalled for more than {CLAIM_SECONDS // 60} minutes and another one took over."
-        )
+        ) from None
 
 
 def release(holder: str) -> None:
-    ConnectClaim.objects.filter(name=CLAIM_NAME, holder=holder).update(holder="", expires_at=None)
+    leases.release(ConnectClaim.objects.filter(name=CLAIM_NAME), holder)
 
 
 def connect_in_progress() -> ConnectClaim | None:
     """The claim of a connect running now, if any (for the page to say so before anyone tries)."""
-    live = ConnectClaim.objects.filter(name=CLAIM_NAME, expires_at__gt=now()).select_related("started_by")
+    live = ConnectClaim.objects.filter(name=CLAIM_NAME, lease_expires__gt=now()).select_related("started_by")
     return live.first()
 
 

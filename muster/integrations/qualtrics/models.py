@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.timezone import now
 
 from muster.crypto import Secret, decrypt, encrypt
+from muster.scheduling.leases import Leased
 
 
 class ConnectionStatus(models.TextChoices):
@@ -96,21 +97,19 @@ def last_disconnected() -> QualtricsConnection | None:
     return gone.select_related("connected_by", "disconnected_by").order_by("-disconnected_at", "-pk").first()
 
 
-class ConnectClaim(models.Model):
-    """Connect is single-flight: only the attempt holding this one row talks to Qualtrics.
+class ConnectClaim(Leased):
+    """Connect is single-flight: only the attempt holding this one row's lease talks to Qualtrics.
 
-    Claimed by conditional UPDATE (`connect.claim`) and renewed before every step; it lapses by
-    itself, so a connect that crashed never blocks the next one for longer than the lapse.
+    Taken by conditional UPDATE (`connect.claim`, through `scheduling.leases`) and renewed before
+    every step; it lapses by itself, so a connect that crashed never blocks the next one for longer.
     """
 
     name = models.CharField(max_length=20, unique=True)
-    holder = models.CharField(max_length=32, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.holder or 'free'}"
+        return f"{self.name}: {self.lease_holder or 'free'}"
 
 
 class WebhookEvent(models.Model):

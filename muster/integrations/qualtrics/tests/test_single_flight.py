@@ -11,6 +11,7 @@ from django.utils.timezone import now
 from muster.integrations.qualtrics import client, connect
 from muster.integrations.qualtrics.models import ConnectClaim, QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
+from muster.scheduling import leases
 
 CONNECT_URL = "/settings/connected-apps/qualtrics/connect/"
 
@@ -49,7 +50,7 @@ class SingleFlightTestCase(SandboxTestCase):
     def test_a_claim_left_by_a_crashed_connect_lapses(self) -> None:
         self.a_connect_crashed_half_way()
         later = now() + timedelta(seconds=connect.CLAIM_SECONDS + 1)
-        with mock.patch.object(connect, "now", return_value=later):
+        with mock.patch.object(leases, "now", return_value=later):
             r = self.api(self.olga, "post", "/integrations/qualtrics/connect", self.connect_body())
         self.assertEqual(r.status_code, 201, r.content)
         self.assertEqual(QualtricsConnection.objects.get().brand_id, self.brand["brandId"])
@@ -71,7 +72,7 @@ class SingleFlightTestCase(SandboxTestCase):
 
         def stall_then_list(account: client.Account) -> list[client.QualtricsUser]:
             # While this connect hangs, its claim lapses and another connect takes it over.
-            ConnectClaim.objects.update(expires_at=now() - timedelta(seconds=1))
+            ConnectClaim.objects.update(lease_expires=now() - timedelta(seconds=1))
             connect.claim(self.dev)
             return real_list_users(account)
 
