@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=100_000)
     args = parser.parse_args()
+    with bench_database() as connection:
+        print(f"database: {connection.vendor}, people: {args.people:,}; this machine: {machine_speed()}")
+        props = seed(args.people)
+        list_figures(props)
+        import_figures(props)
+
+
+@contextmanager
+def bench_database() -> Iterator[Any]:
+    """Django set up on a migrated, empty database (a throwaway SQLite file unless DATABASE_URL
+    names a PostgreSQL bench database); yields the connection."""
     scratch = None
     if "MUSTER_DATA_DIR" not in os.environ:
         scratch = tempfile.mkdtemp(prefix="muster-bench-")
@@ -50,11 +63,8 @@ def main() -> None:
             c.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    print(f"database: {connection.vendor}, people: {args.people:,}; this machine: {machine_speed()}")
     try:
-        props = seed(args.people)
-        list_figures(props)
-        import_figures(props)
+        yield connection
     finally:
         if scratch:
             connection.close()

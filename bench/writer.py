@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,41 +38,18 @@ def main() -> None:
         help="measure without one micro-optimisation (repeatable)",
     )
     args = parser.parse_args()
-    scratch = None
-    if "MUSTER_DATA_DIR" not in os.environ:
-        scratch = tempfile.mkdtemp(prefix="muster-bench-")
-        os.environ["MUSTER_DATA_DIR"] = scratch
-    os.environ["DJANGO_SETTINGS_MODULE"] = "muster.test_settings"
-    import django
+    from bench.people import bench_database, machine_speed
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    from bench.people import machine_speed
-
-    if connection.vendor == "postgresql":
-        # The bench empties the database it is given: refuse anything not named as a bench database.
-        if "bench" not in connection.settings_dict["NAME"]:
-            raise SystemExit("DATABASE_URL must name a throwaway database with 'bench' in its name.")
-        with connection.cursor() as c:
-            c.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    print(f"database: {connection.vendor}; this machine: {machine_speed()}; without: {args.without or 'nothing'}")
-    for name in args.without:
-        WITHOUT[name]()
-    try:
+    with bench_database() as connection:
+        print(f"database: {connection.vendor}; this machine: {machine_speed()}; without: {args.without or 'nothing'}")
+        for name in args.without:
+            WITHOUT[name]()
         if args.part in ("csv", "all"):
             csv_figures(args.people)
         if args.part in ("set_values", "all"):
             set_values_figures()
         if args.part in ("writer", "all"):
             writer_figures()
-    finally:
-        if scratch:
-            connection.close()
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def no_collector_pause() -> None:
