@@ -17,13 +17,65 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def new_postgres_database(server: str, name: str, **connect: Any) -> Iterator[str]:
+    """A PostgreSQL database of its own for processes under test, dropped afterwards (even if a
+    process still holds it). `server` is its URL, `connect` how to reach its postgres database."""
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **connect) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **connect) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str | None]:
+    """A database of its own: None (SQLite in the data dir) by default, or a new PostgreSQL
+    database beside the suite's when the suite runs on PostgreSQL."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        yield None
+        return
+    port = db["PORT"] or 5432
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    where = {"host": db["HOST"], "port": port, "user": db["USER"], "password": db["PASSWORD"]}
+    server = f"postgres://{db['USER']}{password}@{db['HOST']}:{port}"
+    with new_postgres_database(server, f"{prefix}_{uuid.uuid4().hex[:12]}", **where) as url:
+        yield url
+
+
+@contextmanager
+def local_postgres_database(prefix: str) -> Iterator[str]:
+    """A new database on this machine's PostgreSQL (POSTGRES), whatever the suite runs on; the test
+    is skipped when there is none."""
+    import psycopg
+    import pytest
+
+    try:
+        psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
+    except psycopg.OperationalError:
+        pytest.skip(f"No PostgreSQL at {POSTGRES}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with new_postgres_database(POSTGRES, name, conninfo=f"{POSTGRES}/postgres") as url:
+        yield url
 
 
 class RunningMuster:

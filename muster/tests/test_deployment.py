@@ -14,15 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
-from django.conf import settings
+
+from muster.running import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a deployment passphrase"
@@ -50,33 +49,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextmanager
-def scratch_database() -> Iterator[str | None]:
-    """A database of its own: SQLite in the data dir by default, or a new PostgreSQL database
-    beside the suite's when the suite runs on PostgreSQL."""
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        yield None
-        return
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    name = f"muster_deploy_{uuid.uuid4().hex[:8]}"
-    where: dict[str, Any] = {
-        "host": db["HOST"],
-        "port": db["PORT"] or 5432,
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **where) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-        yield f"postgres://{db['USER']}{password}@{db['HOST']}:{where['port']}/{name}"
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **where) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Deployment:
@@ -166,7 +138,7 @@ def csrf_token(page: httpx.Response) -> str:
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     clone = fresh_clone(tmp_path / "muster")
-    with scratch_database() as database_url:
+    with scratch_database("muster_deploy") as database_url:
         running = Deployment(clone, tmp_path / "data", database_url)
         try:
             yield running

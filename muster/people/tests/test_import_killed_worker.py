@@ -10,15 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
-from muster.running import ROOT, RunningMuster
+from muster.running import ROOT, RunningMuster, scratch_database
 
 pytestmark = pytest.mark.slow
 ROWS = 60_000
@@ -60,24 +58,9 @@ def wait_for(what: str, ready: Callable[[], bool], log: Path, seconds: float = 2
 
 @pytest.fixture
 def database_url() -> Iterator[str | None]:
-    """None for SQLite in the data dir; on PostgreSQL, a new database named after the suite's."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        yield None
-        return
-    import psycopg
-
-    name = f"{db['NAME'].removeprefix('test_')}_killed_{uuid.uuid4().hex[:8]}"
-    where: dict[str, Any] = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"]}
-    where["password"] = db["PASSWORD"]
-    with psycopg.connect(dbname="postgres", autocommit=True, **where) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    try:
-        password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-        yield f"postgres://{db['USER']}{password}@{db['HOST']}:{where['port']}/{name}"
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **where) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    """None for SQLite in the data dir; on PostgreSQL, a new database beside the suite's."""
+    with scratch_database("muster_killed") as url:
+        yield url
 
 
 def test_an_import_whose_worker_is_killed_is_resumed_by_another_and_writes_every_row_once(

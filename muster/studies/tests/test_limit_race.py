@@ -4,11 +4,12 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from muster.running import local_postgres_database
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
@@ -35,27 +36,14 @@ print("ADDED", len(added))
 """
 
 
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The embedded default (a SQLite file), then a throwaway PostgreSQL database."""
     if request.param == "sqlite":
         yield None
         return
-    psycopg = pytest.importorskip("psycopg")
-    name = f"muster_race_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(f"No PostgreSQL at {POSTGRES}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{POSTGRES}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with local_postgres_database("muster_race") as url:
+        yield url
 
 
 def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:

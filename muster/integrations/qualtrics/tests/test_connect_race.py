@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from muster.running import local_postgres_database
 from qualtrics_sandbox.testing import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[4]
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
 pytestmark = pytest.mark.slow
 
 CONNECT = """
@@ -53,18 +52,8 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    psycopg = pytest.importorskip("psycopg")
-    name = f"muster_connect_race_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(f"No PostgreSQL at {POSTGRES}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{POSTGRES}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with local_postgres_database("muster_connect_race") as url:
+        yield url
 
 
 @pytest.fixture
