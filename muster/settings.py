@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "muster.integrations.qualtrics",
     "muster.people",
     "muster.studies",
+    "muster.surveys",
 ]
 
 MIDDLEWARE = [
