@@ -16,6 +16,7 @@ from muster.integrations.qualtrics.api import router as qualtrics_router
 from muster.people.api import panels_router, properties_router
 from muster.people.api import router as people_router
 from muster.studies.api import router as studies_router
+from muster.surveys.api import router as surveys_router
 
 api = NinjaAPI(
     title="Muster API",
@@ -76,4 +77,5 @@ api.add_router("", people_router)
 api.add_router("", properties_router)
 api.add_router("", panels_router)
 api.add_router("", studies_router)
+api.add_router("", surveys_router)
 api.add_router("/integrations/qualtrics", qualtrics_router)

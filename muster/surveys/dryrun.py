@@ -41,13 +41,13 @@ class _RollBack(Exception):
 def dry_run(form: SurveyForm, limit: int, viewer: Viewer) -> list[DryRunResponse]:
     """ToolError when the tool cannot fetch the responses."""
     limit = max(1, min(limit, LIMIT))
-    version = form.version
-    if version is None:
-        return []
     tool = tools.get(form.tool)
     why = tool.unavailable()
     if why:
         raise tools.ToolError(why)
+    version = form.version
+    if version is None:
+        return []
     questions = version.question_defs()
     responses = tool.latest_responses(form.survey_id, questions, form.participant_field, limit)
     by_qid = {q.qid: q for q in questions}

@@ -22,6 +22,7 @@ from muster.people.models import Panel, PanelMembership, PersonImport
 from muster.people.properties import create_property
 from muster.people.values import create_person
 from muster.studies.models import Study, StudyParticipant, StudyStatus
+from muster.surveys.models import SurveyForm
 from muster.test import BaseTestCase
 
 ALL = frozenset(Role)
@@ -99,6 +100,15 @@ def _panel(t: BaseTestCase, u: User) -> dict[str, Any]:
 
 def _study(t: BaseTestCase, u: User) -> dict[str, Any]:
     return {"code": _fx(t).study.code}
+
+
+def _form(t: BaseTestCase, u: User) -> dict[str, Any]:
+    fx = _fx(t)
+    if not hasattr(fx, "form"):
+        fx.form = SurveyForm.objects.create(
+            tool="qualtrics", brand="b", survey_id="SV_1", survey_name="S", owner_kind="survey", study=fx.study
+        )
+    return {"code": fx.form.code}
 
 
 def _imp(t: BaseTestCase, u: User) -> dict[str, Any]:
@@ -263,6 +273,19 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("post", "/api/v1/studies/{code}/participants/{participant_code}/status"): Call(
         WRITERS, _new_participant, lambda t, u: {"status": "invited"}
     ),
+    # Not connected to Qualtrics: attaching, a dry run and a re-import say so (409).
+    ("put", "/api/v1/studies/{code}/screener"): Call(
+        WRITERS, _study, lambda t, u: {"tool": "qualtrics", "survey_id": "SV_1"}, ok=409
+    ),
+    ("put", "/api/v1/studies/{code}/survey"): Call(
+        WRITERS, _study, lambda t, u: {"tool": "qualtrics", "survey_id": "SV_1"}, ok=409
+    ),
+    ("delete", "/api/v1/studies/{code}/screener"): Call(WRITERS, _study, ok=404),
+    ("delete", "/api/v1/studies/{code}/survey"): Call(WRITERS, _study, ok=404),
+    ("get", "/api/v1/forms/{code}"): Call(TOKEN_OWNERS, _form),
+    ("put", "/api/v1/forms/{code}/mappings"): Call(WRITERS, _form, lambda t, u: {"mappings": []}),
+    ("post", "/api/v1/forms/{code}/dry-run"): Call(WRITERS, _form, lambda t, u: {"limit": 5}, ok=409),
+    ("post", "/api/v1/forms/{code}/reimport"): Call(WRITERS, _form, ok=409),
 }
 
 
