@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from muster.people.models import PropertyType
 from muster.people.properties import create_property
@@ -22,7 +23,7 @@ class ApplyTests(FormTestCase):
         super().setUp()
         self.person = create_person("pat@example.org", source="manual")
 
-    def apply(self, *answers: Answer) -> tuple[dict[str, object], list[str]]:
+    def apply(self, *answers: Answer) -> tuple[dict[str, tuple[Any, str]], list[str]]:
         version = self.form.versions.get(number=self.form.version.number)  # type: ignore[union-attr]
         questions = {q.qid: q for q in version.question_defs()}
         changes, refused = apply_mappings(
@@ -40,7 +41,7 @@ class ApplyTests(FormTestCase):
     def test_a_single_choice_writes_its_mapped_option(self) -> None:
         self.map(Wanted("QID1", create={"label": "Frequency"}))
         values, refused = self.apply(Answer("QID1", None, ("2",)))
-        assert values["frequency"][0].label == "Monthly" and refused == []  # type: ignore[attr-defined]
+        assert values["frequency"][0].label == "Monthly" and refused == []
 
     def test_a_single_choice_writes_its_recode_to_a_number(self) -> None:
         self.tool.questions["SV_2"] = [choice_question("QID1", ["Low", "High"])]
@@ -54,7 +55,7 @@ class ApplyTests(FormTestCase):
         self.form = attach(Owner(OwnerKind.SURVEY, study=self.study), "fake", "SV_2", self.olga)
         create_property("level", "Level", PropertyType.NUMBER)
         self.map(Wanted("QID1", property="level"))
-        assert self.apply(Answer("QID1", None, ("1",)))[0]["level"][0] == 10.0  # type: ignore[index]
+        assert self.apply(Answer("QID1", None, ("1",)))[0]["level"][0] == 10.0
         values, refused = self.apply(Answer("QID1", None, ("2",)))
         assert values == {} and refused == [
             "The answer is not a number (Level): write digits, with a point for decimals and no separators."
@@ -70,7 +71,7 @@ class ApplyTests(FormTestCase):
     def test_several_choices_are_added_to_a_multi_select_with_the_add_policy(self) -> None:
         self.map(Wanted("QID2", create={"label": "Devices"}, policy="add"))
         values, _ = self.apply(Answer("QID2", None, ("1", "2")))
-        options, policy = values["devices"]  # type: ignore[misc]
+        options, policy = values["devices"]
         assert [o.label for o in options] == ["Phone", "Laptop"] and policy == "add"
 
     def test_several_choices_write_their_labels_to_text(self) -> None:
@@ -91,7 +92,7 @@ class ApplyTests(FormTestCase):
         self.map(Wanted("QID4", "score", create={"label": "NPS"}), Wanted("QID4", "group", create={"label": "Group"}))
         values, _ = self.apply(Answer("QID4", "score", 9.0), Answer("QID4", "group", ("3",)))
         assert values["nps"][0] == 9.0
-        assert values["group"][0].label == "Promoter"  # type: ignore[attr-defined]
+        assert values["group"][0].label == "Promoter"
 
     def test_a_slider_statement_writes_its_position(self) -> None:
         self.tool.questions["SV_1"].append(slider_question("QID5", ["Fast", "Fair"]))
