@@ -34,7 +34,14 @@ from muster.people.models import (
     Revision,
     Source,
 )
-from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
+from muster.people.properties import (
+    PropertyError,
+    add_option,
+    create_property,
+    delete_property,
+    update_option,
+    update_property,
+)
 from muster.people.serialise import Viewer, change_json, error_text, person_json
 from muster.people.writes import Policy
 
@@ -437,6 +444,21 @@ def member_out(m: PanelMembership) -> dict[str, Any]:
     return {"code": m.code, "person": m.person.code, "status": m.status, "source": m.source, "created": m.created}
 
 
+@properties_router.delete(
+    "/properties/{code}",
+    response={204: None, 409: Any, **BODY_ERRORS},
+    summary="Delete a property with its values and history (refused while a mapping writes to it)",
+)
+def delete_property_route(request: HttpRequest, code: UUID) -> tuple[int, None]:
+    require(request, Capability.MANAGE_PROPERTIES)
+    prop = get_object_or_404(Property, code=code)
+    try:
+        delete_property(prop)
+    except PropertyError as e:
+        raise HttpError(409, str(e)) from None
+    return 204, None
+
+
 @panels_router.get("/panels", response={200: list[PanelOut], **ERRORS}, summary="List panels")
 def list_panels(request: HttpRequest) -> list[dict[str, Any]]:
     require(request, Capability.VIEW)
@@ -510,6 +532,19 @@ def patch_member(request: HttpRequest, code: UUID, person_code: UUID, body: Memb
     except panels.Refused as e:
         raise HttpError(409, str(e)) from None
     return member_out(m)
+
+
+@panels_router.delete(
+    "/panels/{code}", response={204: None, 409: Any, **BODY_ERRORS}, summary="Delete a panel (its people stay)"
+)
+def delete_panel_route(request: HttpRequest, code: UUID) -> tuple[int, None]:
+    require(request, Capability.MANAGE_PANELS)
+    panel = get_object_or_404(Panel, code=code)
+    try:
+        panels.delete_panel(panel)
+    except panels.Refused as e:
+        raise HttpError(409, str(e)) from None
+    return 204, None
 
 
 @panels_router.delete(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import ProtectedError, QuerySet
 from django.utils.timezone import now
 
 from muster.accounts.models import User
@@ -69,3 +70,18 @@ def decide(membership: PanelMembership, status: str, user: User) -> PanelMembers
 def remove(membership: PanelMembership) -> None:
     """Takes the person out of the panel (they can be added again later)."""
     PanelMembership.objects.filter(id=membership.id).delete()
+
+
+@transaction.atomic
+def delete_panel(panel: Panel) -> int:
+    """Deletes the panel and its memberships (the people stay); returns how many memberships went.
+    Refused while a sign-up form belongs to it."""
+    memberships = panel.memberships.count()
+    try:
+        with transaction.atomic():
+            panel.delete()
+    except ProtectedError:
+        raise Refused(
+            f"{panel.name} has a sign-up form, which keeps its responses: the panel cannot be deleted."
+        ) from None
+    return memberships

@@ -7,9 +7,16 @@ import unicodedata
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 
-from muster.people.models import SELECT_TYPES, Property, PropertyOption, PropertyType, PropertyValue
+from muster.people.models import (
+    SELECT_TYPES,
+    Property,
+    PropertyOption,
+    PropertyType,
+    PropertyValue,
+    PropertyValueChange,
+)
 
 
 class PropertyError(ValueError):
@@ -114,3 +121,38 @@ def update_option(option: PropertyOption, **changes: Any) -> None:
                 if o.id != option.id:
                     o.save(update_fields=["position"])
     option.save()
+
+
+def what_deleting_removes(prop: Property) -> dict[str, int]:
+    """What goes with the property: its values, their history and its options, counted."""
+    return {
+        "values": PropertyValue.objects.filter(property=prop).count(),
+        "history entries": PropertyValueChange.objects.filter(property=prop).count(),
+        "options": prop.options.count(),
+    }
+
+
+def depends_on(error: ProtectedError) -> str:
+    """What protects a row from deletion (e.g. survey mappings, defined by apps above `people`), in words."""
+    # Rows of `people` itself (a value using an option) go with the property; name only the others.
+    names = sorted({str(o) for o in error.protected_objects if o._meta.app_label != "people"})
+    shown = "; ".join(names[:5]) + (f"; and {len(names) - 5} more" if len(names) > 5 else "")
+    return shown
+
+
+@transaction.atomic
+def delete_property(prop: Property) -> dict[str, int]:
+    """Deletes the property with its values, history and options; PropertyError, deleting nothing,
+    when something depends on it (a survey mapping writes to it)."""
+    removed = what_deleting_removes(prop)
+    try:
+        with transaction.atomic():
+            # Values first: a value protects the option it holds, and options go with the property.
+            PropertyValue.objects.filter(property=prop).delete()
+            prop.delete()
+    except ProtectedError as e:
+        raise PropertyError(
+            f"{prop.label} cannot be deleted while something writes to it: {depends_on(e)}. "
+            "Remove those mappings first."
+        ) from None
+    return removed

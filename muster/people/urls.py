@@ -24,6 +24,7 @@ urlpatterns = [
     path("people/<uuid:code>/erase/", views.person_erase, name="person_erase"),
     path("settings/properties/", views.properties, name="properties"),
     path("settings/properties/<uuid:code>/", views.property_edit, name="property"),
+    path("settings/properties/<uuid:code>/delete/", views.property_delete, name="property_delete"),
     path("settings/properties/<uuid:code>/options/", views.property_option_add, name="property_option_add"),
     path(
         "settings/properties/<uuid:code>/options/<uuid:option_code>/",
@@ -32,5 +33,6 @@ urlpatterns = [
     ),
     path("panels/", views.panels, name="panels"),
     path("panels/<uuid:code>/", views.panel, name="panel"),
+    path("panels/<uuid:code>/delete/", views.panel_delete, name="panel_delete"),
     path("panels/<uuid:code>/members/<uuid:person_code>/", views.panel_member_update, name="panel_member_update"),
 ]

@@ -43,7 +43,15 @@ from muster.people.models import (
     PropertyType,
     Source,
 )
-from muster.people.properties import PropertyError, add_option, create_property, update_option, update_property
+from muster.people.properties import (
+    PropertyError,
+    add_option,
+    create_property,
+    delete_property,
+    update_option,
+    update_property,
+    what_deleting_removes,
+)
 from muster.people.serialise import (
     MASK,
     Viewer,
@@ -403,8 +411,24 @@ def property_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("property", code=prop.code)
-    ctx = {"section": "settings", "prop": prop, "form": form, "used": prop.values.count()}
+    removes = [f"{n} {what}" for what, n in what_deleting_removes(prop).items() if n]
+    ctx = {"section": "settings", "prop": prop, "form": form, "used": prop.values.count(), "removes": removes}
     return render(request, "people/property.html", ctx)
+
+
+@require_POST
+@requires(Capability.MANAGE_PROPERTIES)
+def property_delete(request: HttpRequest, code: UUID) -> HttpResponse:
+    prop = get_object_or_404(Property, code=code)
+    try:
+        removed = delete_property(prop)
+    except PropertyError as e:
+        messages.error(request, str(e))
+        return redirect("property", code=prop.code)
+    messages.success(
+        request, f"The property {prop.label} was deleted, with {removed['values']} values and their history."
+    )
+    return redirect("properties")
 
 
 @require_POST
@@ -586,6 +610,19 @@ def panel(request: HttpRequest, code: UUID) -> HttpResponse:
         "tabs": tabs,
     }
     return render(request, "people/panel.html", ctx)
+
+
+@require_POST
+@requires(Capability.MANAGE_PANELS)
+def panel_delete(request: HttpRequest, code: UUID) -> HttpResponse:
+    panel = get_object_or_404(Panel, code=code)
+    try:
+        gone = membership.delete_panel(panel)
+    except membership.Refused as e:
+        messages.error(request, str(e))
+        return redirect("panel", code=panel.code)
+    messages.success(request, f"The panel {panel.name} was deleted; its {gone} members stay in Muster.")
+    return redirect("panels")
 
 
 @require_POST

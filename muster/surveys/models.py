@@ -38,8 +38,9 @@ class SurveyForm(models.Model):
     survey_name = models.CharField(max_length=300)
     base_url = models.URLField(blank=True)  # where participants take it (Qualtrics' BrandBaseURL)
     owner_kind = models.CharField(max_length=20, choices=OwnerKind.choices)
-    study = models.ForeignKey(Study, models.CASCADE, null=True, blank=True, related_name="forms")
-    panel = models.ForeignKey(Panel, models.CASCADE, null=True, blank=True, related_name="forms")
+    # PROTECT: a form keeps its responses; its owner cannot be deleted from under it.
+    study = models.ForeignKey(Study, models.PROTECT, null=True, blank=True, related_name="forms")
+    panel = models.ForeignKey(Panel, models.PROTECT, null=True, blank=True, related_name="forms")
     participant_field = models.CharField(max_length=100, default=default_participant_field)
     version = models.ForeignKey(
         "DefinitionVersion", models.SET_NULL, null=True, blank=True, related_name="+"
@@ -171,7 +172,8 @@ class QuestionMapping(models.Model):
         constraints = [models.UniqueConstraint(fields=["form", "qid", "part"], name="one_mapping_per_part")]
 
     def __str__(self) -> str:
-        return f"{self.qid}{':' + self.part if self.part else ''} → {self.property.key}"
+        part = f" ({self.part})" if self.part else ""
+        return f"the mapping of {self.qid}{part} in the survey “{self.form.survey_name}”"
 
 
 def question_json(q: QuestionDef) -> dict[str, Any]:

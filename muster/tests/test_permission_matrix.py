@@ -86,6 +86,14 @@ def _study_toggle(t: BaseTestCase, u: User) -> dict[str, Any]:
     return {"status": "paused" if _fx(t).study.status == StudyStatus.ACTIVE else "active"}
 
 
+def _new_prop(t: BaseTestCase, u: User) -> dict[str, Any]:
+    return {"code": create_property(f"p_{uuid.uuid4().hex[:8]}", "Doomed", "text").code}
+
+
+def _new_panel(t: BaseTestCase, u: User) -> dict[str, Any]:
+    return {"code": Panel.objects.create(name="Doomed").code}
+
+
 def _person(t: BaseTestCase, u: User) -> dict[str, Any]:
     return {"code": _fx(t).person.code}
 
@@ -153,6 +161,8 @@ VIEWS: dict[str, Route] = {
         kwargs=lambda t, u: {"code": _fx(t).prop.code, "option_code": _fx(t).option.code},
         data={"action": "retire"},
     ),
+    "property_delete": Route(DEFINERS, method="post", ok=302, kwargs=_new_prop),
+    "panel_delete": Route(DEFINERS, method="post", ok=302, kwargs=_new_panel),
     "panels": Route(ALL),
     "panel": Route(ALL, kwargs=_panel),
     "panel_member_update": Route(
@@ -247,6 +257,8 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("patch", "/api/v1/properties/{code}/options/{option_code}"): Call(
         DEFINERS, lambda t, u: {**_prop(t, u), "option_code": _fx(t).option.code}, lambda t, u: {"position": 0}
     ),
+    ("delete", "/api/v1/properties/{code}"): Call(DEFINERS, _new_prop, ok=204),
+    ("delete", "/api/v1/panels/{code}"): Call(DEFINERS, _new_panel, ok=204),
     ("get", "/api/v1/panels"): TOKEN_OWNERS,
     ("post", "/api/v1/panels"): Call(DEFINERS, body=lambda t, u: {"name": "P"}, ok=201),
     ("get", "/api/v1/panels/{code}"): Call(TOKEN_OWNERS, _panel),
