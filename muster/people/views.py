@@ -205,8 +205,17 @@ def add_to_panel(request: HttpRequest, code: UUID, people: QuerySet[Person]) -> 
         messages.error(request, "Your role does not allow this: manage panels.")
         return
     panel = get_object_or_404(Panel, code=code)
+    chosen = people.count()
     added = membership.add_members(panel, people)
-    messages.success(request, f"{added} added to the panel {panel.name}.")
+    already = chosen - added
+    members = f"{already} {'was' if already == 1 else 'were'} already {'a member' if already == 1 else 'members'}"
+    if added == 0:
+        why = members if already else "no one was chosen"
+        messages.warning(request, f"No one was added to the panel {panel.name}: {why}.")
+    elif already:
+        messages.warning(request, f"{added} added to the panel {panel.name}; {members}.")
+    else:
+        messages.success(request, f"{added} added to the panel {panel.name}.")
 
 
 def _is_uuid(text: str) -> bool:

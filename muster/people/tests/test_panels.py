@@ -180,8 +180,17 @@ class BulkAddTestCase(PanelsTestCase):
         self.join("Ana", REJECTED)
         self.client.force_login(self.olga)
         r = self.bulk({"p.country": "UK"})
-        self.assertContains(r, "1 added to the panel Mobile testers.")
+        self.assertContains(r, "1 added to the panel Mobile testers; 1 was already a member.")
+        self.assertContains(r, '<li class="warning" role="status">')
         self.assertEqual(self.statuses(), {"Ana": REJECTED, "Cleo": APPROVED})
+
+    def test_adding_only_members_says_no_one_was_added_as_a_warning(self) -> None:
+        self.join("Ana", APPROVED)
+        self.join("Cleo", APPROVED)
+        self.client.force_login(self.olga)
+        r = self.bulk({"p.country": "UK"})
+        self.assertContains(r, "No one was added to the panel Mobile testers: 2 were already members.")
+        self.assertNotContains(r, '<li class="success"')
 
     def test_it_adds_the_selected_people(self) -> None:
         self.client.force_login(self.olga)
