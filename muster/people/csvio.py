@@ -123,6 +123,8 @@ class Rejection:
     column: str = ""
     value: str = ""
     prop: Property | None = None
+    # The row's other problems: a row is one rejection, listed with each of its problems.
+    others: list[Rejection] = field(default_factory=list)
 
 
 @dataclass
@@ -168,17 +170,25 @@ def validate(plan: Plan, number: int, cells: list[str], width: int) -> Row | Rej
         return Rejection(number, address, "The email is missing or not an email address.")
     first = cells[plan.first_name].strip() if plan.first_name is not None else ""
     last = cells[plan.last_name].strip() if plan.last_name is not None else ""
-    for name, label in ((first, BUILTIN[FIRST_NAME]), (last, BUILTIN[LAST_NAME])):
-        if len(name) > NAME_LIMIT:
-            return Rejection(number, address, f"{label}: longer than {NAME_LIMIT} characters.", label)
     row = Row(number, address, first, last)
+    problems: list[Rejection] = [
+        Rejection(number, address, f"{label}: longer than {NAME_LIMIT} characters.", label)
+        for name, label in ((first, BUILTIN[FIRST_NAME]), (last, BUILTIN[LAST_NAME]))
+        if len(name) > NAME_LIMIT
+    ]
     for i, column, prop in plan.properties:
         try:
             parsed = pv.parse(prop, cells[i], plan.options.get(prop.id, ()))
         except pv.InvalidValue as e:
-            return Rejection(number, address, f"{column}: the value {e}", column, cells[i][:1000], prop)
+            # Every problem of the row at once, so one fix of the file is enough.
+            problems.append(Rejection(number, address, f"{column}: the value {e}", column, cells[i][:1000], prop))
+            continue
         if parsed is not None:
             row.values.append((prop, parsed))
+    if problems:
+        first_problem, *others = problems
+        first_problem.others = others
+        return first_problem
     return row
 
 
@@ -341,7 +351,8 @@ def import_rows(person_import: PersonImport, holder: str = "") -> None:
                         value=r.value[:1000],
                         reason=r.reason[:300],
                     )
-                    for r in rejected
+                    for rejection in rejected
+                    for r in (rejection, *rejection.others)
                 )
                 counts["created"] += created
                 counts["updated"] += updated

@@ -133,6 +133,10 @@ def rejection_row(viewer: Viewer, rejection: ImportRejection) -> dict[str, Any]:
         "column": rejection.column,
         "value": shown(viewer, pii, rejection.value),
         "reason": rejection.reason,
+        # What a select property takes, so the file can be fixed without looking it up.
+        "options": [o.label for o in prop.options.all() if not o.retired]
+        if (prop := rejection.property) and prop.is_select
+        else [],
     }
 
 

@@ -534,7 +534,10 @@ def people_import_status(request: HttpRequest, code: UUID) -> HttpResponse:
 def _report(request: HttpRequest, imp: PersonImport) -> dict[str, Any]:
     viewer = Viewer.of(request.user)
     finished = imp.ended
-    rejections = [rejection_row(viewer, r) for r in imp.rejections.select_related("property")[:1000]]
+    rejections = [
+        rejection_row(viewer, r)
+        for r in imp.rejections.select_related("property").prefetch_related("property__options")[:1000]
+    ]
     return {"finished": finished, "rejections": rejections}
 
 

@@ -86,6 +86,25 @@ class CsvImportTestCase(BaseTestCase):
             {(self.taken.id, self.age.id): 61, (self.taken.id, self.country.id): "France"},
         )
 
+    def test_a_refused_row_lists_every_problem_and_a_selects_valid_options(self) -> None:
+        imp = self.run_import(b"ben@example.org,Ben,forty,Nowhere,M-9\n")
+        self.assertEqual(imp.rows_rejected, 1)
+        reasons = list(imp.rejections.values_list("row", "column", "reason"))
+        self.assertEqual(
+            reasons,
+            [
+                (
+                    2,
+                    "Age",
+                    "Age: the value is not a number (Age): write digits, with a point for decimals and no separators.",
+                ),
+                (2, "Country", "Country: the value is not one of the options of Country."),
+            ],
+        )
+        self.client.force_login(self.rita)
+        r = self.client.get(f"/people/import/{imp.code}/progress/")
+        self.assertContains(r, "Valid options: UK, France.")
+
     def test_a_rejected_row_writes_nothing_at_all(self) -> None:
         self.run_import(b"ben@example.org,Ben,40,Nowhere,M-9\n")
         self.assertFalse(Person.objects.filter(emails__email="ben@example.org").exists())
