@@ -20,7 +20,7 @@ from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonBool, JsonInt
 from muster.people import bulk, contact, erasure, lookup, panels
 from muster.people import values as pv
-from muster.people.filters import page_of, parse_filters
+from muster.people.filters import page_of, parse_filters, parse_sort, search, sorted_people
 from muster.people.models import (
     Erasure,
     MembershipStatus,
@@ -225,18 +225,27 @@ def write_values(viewer: Viewer, request: HttpRequest, person: Person, parsed: d
 
 @router.get("/people", response={200: PersonPage, **BODY_ERRORS}, summary="List people, filtered")
 def list_people(
-    request: HttpRequest, page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200)
+    request: HttpRequest,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=200),
+    sort: str = Query("-created", max_length=80),
+    q: str = Query("", max_length=200),
 ) -> dict[str, Any]:
     """Filters are query parameters, ANDed: `name`, `email`, `p.<key>` (text contains, option code or
-    label, yes/no), `p.<key>.min` / `p.<key>.max` (number, date), `p.<key>.is=empty|not_empty`."""
+    label, yes/no), `p.<key>.min` / `p.<key>.max` (number, date), `p.<key>.is=empty|not_empty`.
+    `q` searches names and emails (every word); `sort` is `name`, `email`, `created` or `p.<key>`,
+    with `-` for descending, as on the People list."""
     user = require(request, Capability.VIEW)
     viewer = Viewer.of(user)
     props = all_properties()
     filters = parse_filters(dict(request.GET.lists()), props, viewer)
     if filters.errors:
         raise HttpError(403 if "PII" in filters.errors[0] else 422, filters.errors[0])
-    people = filters.apply(people_with_emails().order_by("-created", "-id"))
-    current = page_of(people, page, page_size, filtered=bool(filters.items), exact=True)
+    order = parse_sort(sort, props, viewer)
+    if order.error:
+        raise HttpError(403 if "PII" in order.error else 422, order.error)
+    people = sorted_people(search(filters.apply(people_with_emails()), q, viewer), order, props)
+    current = page_of(people, page, page_size, filtered=bool(filters.items or q.strip()), exact=True)
     paginator = current.paginator
     values = pv.values_of(current.object_list, props)
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -181,3 +182,41 @@ class ColumnChooserTestCase(BaseTestCase):
         self.client.post("/people/columns/", {})
         self.assertEqual(self.headers(self.rita), [])
         self.assertContains(self.client.get("/people/"), "Ann")
+
+
+class PeopleApiSortAndSearchTests(BaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.age = create_property("age", "Age", "number")
+        for first, last, age in (("Ana", "Zed", 40), ("Ben", "Young", 20), ("Cleo", "Xu", 30)):
+            pv.create_person(
+                f"{first.lower()}@example.org",
+                first_name=first,
+                last_name=last,
+                source="manual",
+                values={self.age: float(age)},
+            )
+
+    def names(self, query: str, user: Any = None) -> list[str]:
+        r = self.api(user or self.rita, "get", f"/people?{query}")
+        assert r.status_code == 200, r.content
+        return [p["first_name"] for p in r.json()["results"]]
+
+    def test_it_sorts_by_a_property_either_way(self) -> None:
+        assert self.names("sort=p.age") == ["Ben", "Cleo", "Ana"]
+        assert self.names("sort=-p.age") == ["Ana", "Cleo", "Ben"]
+
+    def test_it_sorts_by_name(self) -> None:
+        assert self.names("sort=name") == ["Cleo", "Ben", "Ana"]
+
+    def test_it_searches_names_and_emails(self) -> None:
+        assert self.names("q=cleo") == ["Cleo"]
+        assert self.names("q=example.org&sort=email") == ["Ana", "Ben", "Cleo"]
+
+    def test_an_unknown_sort_column_is_refused_with_the_reason(self) -> None:
+        r = self.api(self.rita, "get", "/people?sort=shoe_size")
+        assert r.status_code == 422 and r.json()["message"] == "There is no column “shoe_size” to sort by."
+
+    def test_sorting_by_name_needs_a_role_that_sees_pii(self) -> None:
+        r = self.api(self.dev, "get", "/people?sort=name")
+        assert r.status_code == 403
