@@ -51,3 +51,22 @@ def test_text_on_a_background_meets_wcag_aa() -> None:
     assert len(checked) >= 8, checked  # badges, messages, primary buttons, the checklist's ticks…
     poor = [(s, fg, bg, round(contrast(fg, bg), 2)) for s, fg, bg in checked if contrast(fg, bg) < 4.5]
     assert not poor, poor
+
+
+def test_text_colours_meet_wcag_aa_on_the_page_and_card_backgrounds() -> None:
+    # A rule that sets a colour without a background shows its text on the page (--bg) or on a
+    # card, a table or a form (--card, #fbfcfd for table heads): it must be readable on each.
+    text = re.sub(r"/\*.*?\*/", "", CSS.read_text(), flags=re.S)
+    variables = dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{3,6})", text))
+    grounds = [variables["--bg"], variables["--card"], "#fbfcfd"]
+    poor = []
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
+        declared = dict(
+            (name.strip(), value.strip()) for name, value in (d.split(":", 1) for d in body.split(";") if ":" in d)
+        )
+        if "background" in declared or "background-color" in declared:
+            continue
+        fg = solid(declared.get("color", ""), variables)
+        if fg:
+            poor += [(selector.strip(), fg, bg) for bg in grounds if contrast(fg, bg) < 4.5]
+    assert not poor, poor
