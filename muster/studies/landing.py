@@ -9,6 +9,7 @@ email. The link proves they can read that mailbox; only then does a participant 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,7 +83,9 @@ class BadLink(Exception):
 
 
 def make_token(study: Study, email: str) -> str:
-    return signing.dumps({"s": str(study.code), "e": normalise_email(email)}, salt=LINK_SALT, compress=True)
+    # The nonce makes each link its own, so using one leaves another sent in the same second working.
+    payload = {"s": str(study.code), "e": normalise_email(email), "n": secrets.token_urlsafe(6)}
+    return signing.dumps(payload, salt=LINK_SALT, compress=True)
 
 
 def read_token(study: Study, token: str) -> str:
