@@ -53,7 +53,7 @@ class LandingTestCase(BaseTestCase):
         return self.client.post("/s/onboarding/", {"email": email, "first_name": first, "last_name": last})
 
     def link_path(self, n: int = -1) -> str:
-        (link,) = re.findall(r"https?://\S+/continue/\S+/", mail.outbox[n].body)
+        (link,) = re.findall(r"https?://\S+/continue/\S+/", str(mail.outbox[n].body))
         return urlsplit(link).path
 
     def ana_as_she_is(self) -> dict[str, Any]:

@@ -194,7 +194,7 @@ class LandingToSurveyTestCase(HandoffBase):
     def test_a_new_email_goes_from_the_landing_page_to_the_screener(self) -> None:
         r = self.client.post("/s/onboarding/", {"email": "nia@example.org", "first_name": "Nia"})
         self.assertContains(r, "Check your email")
-        (link,) = re.findall(r"https?://\S+/continue/\S+/", mail.outbox[0].body)
+        (link,) = re.findall(r"https?://\S+/continue/\S+/", str(mail.outbox[0].body))
         r = self.client.post(urlsplit(link).path, follow=False)
         handoff = r["Location"]
         nia = StudyParticipant.objects.get(person__emails__email="nia@example.org")
