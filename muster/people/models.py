@@ -23,6 +23,7 @@ class Source(models.TextChoices):
     CSV = "csv", "CSV import"
     API = "api", "API"
     RESPONSE = "response", "Survey response"
+    LANDING = "landing", "Landing page"  # they entered their email on a study's landing page
 
 
 class Person(models.Model):

@@ -16,7 +16,7 @@ from muster.api.common import BODY_ERRORS, ERRORS, require
 from muster.api.schemas import Input, JsonInt
 from muster.people import lookup
 from muster.people.serialise import Viewer, email
-from muster.studies import details
+from muster.studies import details, landing
 from muster.studies.models import ParticipantStatus, Study, StudyKind, StudyParticipant, StudyStatus
 from muster.studies.participants import Refused, add_participants, change_study_status, counts_by_status, move
 
@@ -65,6 +65,7 @@ class ParticipantOut(Schema):
     is_test: bool
     created: datetime
     status_changed_at: datetime
+    link: str = Field(description="The participant's hand-off link: <public url>/s/<slug>/go/<participant_id>/")
 
 
 class ParticipantsIn(Input):
@@ -94,6 +95,7 @@ def participant_out(viewer: Viewer, p: StudyParticipant) -> dict[str, Any]:
         "is_test": p.is_test,
         "created": p.created,
         "status_changed_at": p.status_changed_at,
+        "link": landing.handoff_url(p.study, p),
     }
 
 

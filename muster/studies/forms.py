@@ -15,3 +15,11 @@ class StudyForm(forms.Form):
     )
     landing_slug = forms.SlugField(max_length=80, label="Landing page address", help_text="/s/<this>/")
     landing_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Landing text")
+
+
+class LandingForm(forms.Form):
+    """What a study's landing page asks of anyone who wants to take part."""
+
+    email = forms.EmailField(max_length=254)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)

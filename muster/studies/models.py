@@ -123,3 +123,15 @@ class StudyStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+
+class LandingLinkUse(models.Model):
+    """A used one-time link of a study's landing page (muster.studies.landing): its hash, so a used
+    link cannot be used again. The token itself is never stored."""
+
+    digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the signed token, hex
+    study = models.ForeignKey(Study, models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return self.digest[:12]

@@ -16,4 +16,6 @@ urlpatterns = [
         views.participant_status,
         name="participant_status",
     ),
+    path("s/<slug:slug>/", views.study_landing, name="study_landing"),
+    path("s/<slug:slug>/continue/<str:token>/", views.study_continue, name="study_continue"),
 ]

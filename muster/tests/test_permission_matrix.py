@@ -21,6 +21,7 @@ from muster.api.api import api
 from muster.people.models import Panel, PanelMembership, PersonImport
 from muster.people.properties import create_property
 from muster.people.values import create_person
+from muster.studies import landing
 from muster.studies.models import Study, StudyParticipant, StudyStatus
 from muster.surveys.models import SurveyForm
 from muster.test import BaseTestCase
@@ -203,7 +204,21 @@ VIEWS: dict[str, Route] = {
     "qualtrics_surveys": Route(USE_INTEGRATIONS),
     "qualtrics_webhook": Route(None),
     "qualtrics_return": Route(None),
+    # A study's public pages (DESIGN §5.4): the hand-off of a study with no forms says there is nothing yet.
+    "study_landing": Route(None, kwargs=lambda t, u: {"slug": "study"}),
+    "study_continue": Route(None, kwargs=lambda t, u: {"slug": "study", "token": _landing_token(t)}),
+    "study_handoff": Route(None, kwargs=lambda t, u: {"slug": "study", "participant_id": _participant_id(t)}),
 }
+
+
+def _landing_token(t: BaseTestCase) -> str:
+    return landing.make_token(_fx(t).study, "pat@example.org")
+
+
+def _participant_id(t: BaseTestCase) -> str:
+    fx = _fx(t)
+    participant = StudyParticipant.objects.get_or_create(study=fx.study, person=fx.person, is_test=False)[0]
+    return participant.participant_id
 
 
 @dataclass
