@@ -88,7 +88,8 @@ class RecordedDefinitionTestCase(SimpleTestCase):
         self.assertEqual([c.id for c in found["QID124"].choices], ["1", "2", "3", "4", "5", "6"])  # int ChoiceOrder
         self.assertEqual(
             found["QID647"].reason,
-            "Matrix tables can't be mapped to properties yet; their answers are kept and you can see them in Qualtrics.",
+            "Matrix tables can't be mapped to properties yet; their answers are kept and you can see them in "
+            "Qualtrics.",
         )
 
     def test_it_imports_the_recorded_single_question(self) -> None:
@@ -156,9 +157,8 @@ class DemoSurveysTestCase(SimpleTestCase):
         self.assertEqual(
             [(p.part, p.kind) for p in questions["QID6"].parts], [("1", "text"), ("2", "text"), ("3", "text")]
         )
-        self.assertEqual(
-            [(p.part, p.label, p.kind) for p in questions["QID7"].parts][0], ("1", "Delivery is fast", "number")
-        )
+        slider = questions["QID7"].parts[0]
+        self.assertEqual((slider.part, slider.label, slider.kind), ("1", "Delivery is fast", "number"))
         self.assertEqual([p.part for p in questions["QID8"].parts], ["1", "2", "3", "4"])
         nps = questions["QID9"]
         self.assertEqual([(p.part, p.kind) for p in nps.parts], [("score", "number"), ("group", "choice")])
