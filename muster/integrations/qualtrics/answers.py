@@ -11,6 +11,7 @@ question id in `unknown_keys`; a value that fits no choice is counted the same w
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -81,10 +82,19 @@ class Reading:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from a number or a numeric string (NaN and infinities are not numbers here)."""
+    found = _parse_number(value)
+    return found if found is not None and math.isfinite(found) else None
+
+
+def _parse_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return None
     if isinstance(value, str):
         text = value.strip()
         try:
