@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.test import SimpleTestCase
 
@@ -108,6 +108,8 @@ def demo_definitions() -> dict[str, dict[str, Any]]:
 
 
 class DemoSurveysTestCase(SimpleTestCase):
+    demo: ClassVar[dict[str, dict[str, Any]]]
+
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
