@@ -148,21 +148,24 @@ class QualtricsTool:
         with self._account() as (_, account), tempfile.TemporaryDirectory(prefix="qualtrics-") as folder:
             path = self._export(account, survey_id, Path(folder))
             kept: list[tuple[float, int, ResponseData]] = []
-            for seq, element in enumerate(_elements(path)):
-                response = read_response(
-                    questions,
-                    element.get("values") or {},
-                    element.get("labels") or {},
-                    participant_field,
-                    str(element.get("responseId") or ""),
-                    raw=element,
-                )
-                moment = response.recorded_at or response.last_modified_at
-                entry = (moment.timestamp() if moment else float("-inf"), seq, response)
-                if len(kept) < limit:
-                    heapq.heappush(kept, entry)
-                else:
-                    heapq.heappushpop(kept, entry)
+            try:
+                for seq, element in enumerate(_elements(path)):
+                    response = read_response(
+                        questions,
+                        element.get("values") or {},
+                        element.get("labels") or {},
+                        participant_field,
+                        str(element.get("responseId") or ""),
+                        raw=element,
+                    )
+                    moment = response.recorded_at or response.last_modified_at
+                    entry = (moment.timestamp() if moment else float("-inf"), seq, response)
+                    if len(kept) < limit:
+                        heapq.heappush(kept, entry)
+                    else:
+                        heapq.heappushpop(kept, entry)
+            except (ijson.JSONError, zipfile.BadZipFile, OSError) as e:
+                raise ToolError(f"Qualtrics sent an export Muster could not read ({e}); try again.", True) from None
         return [response for _, _, response in sorted(kept, key=lambda e: (e[0], e[1]), reverse=True)]
 
     def _export(self, account: client.Account, survey_id: str, folder: Path) -> Path:

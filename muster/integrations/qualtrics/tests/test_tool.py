@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
-from django.test import override_settings
+import ijson
+from django.test import SimpleTestCase, override_settings
 
+from muster.integrations.qualtrics import client
 from muster.integrations.qualtrics.models import QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
-from muster.integrations.qualtrics.tool import QualtricsTool, return_url
+from muster.integrations.qualtrics.tool import QualtricsTool, _elements, return_url, tool_error
 from muster.surveys import tools
 from muster.surveys.questions import Kind, Links
 from muster.surveys.tools import ToolError
@@ -199,3 +203,28 @@ class QualtricsToolTestCase(SandboxTestCase):
         found = self.tool.definition(survey, FIELD)
         r = httpx.get(self.tool.links(survey, found.base_url).take, timeout=10, follow_redirects=True)
         self.assertEqual(r.status_code, 200)
+
+
+class ToolErrorsTestCase(SimpleTestCase):
+    def test_client_failures_become_plain_messages_transient_when_worth_retrying(self) -> None:
+        cases = [
+            (client.QualtricsAuthError("Forbidden", 403), "Share the survey with “Muster UXR”", False),
+            (client.QualtricsNotFound("Survey not found.", 404), "can't find it", False),
+            (client.QualtricsRateLimited("Too many"), "try again in a minute", True),
+            (client.QualtricsUnavailable("Boom", 503), "try again in a few minutes", True),
+            (client.QualtricsNotReady("Not yet", 202), "try again in a few minutes", True),
+            (client.UnexpectedPayload("Unexpected definition"), "doesn't understand", False),
+        ]
+        for error, words, transient in cases:
+            found = tool_error(error)
+            self.assertIn(words, str(found), error)
+            self.assertEqual(found.transient, transient, error)
+
+    def test_an_export_file_it_cannot_read_yields_nothing_rather_than_garbage(self) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "export.json"
+            path.write_bytes(b'{"responses":[{"responseId":"R_1","values":{}}, {"responseId":')
+            found = _elements(path)
+            self.assertEqual(next(found)["responseId"], "R_1")
+            with self.assertRaises(ijson.JSONError):
+                next(found)
