@@ -14,9 +14,12 @@ class QualtricsConfig(AppConfig):
         from muster.accounts.roles import Capability, can
         from muster.integrations.qualtrics import health, shared
         from muster.integrations.qualtrics.models import current_connection
+        from muster.integrations.qualtrics.tool import QualtricsTool
         from muster.people import registry
+        from muster.surveys import tools
 
         health.register_jobs()
+        tools.register(QualtricsTool())
 
         def surveys_seen() -> bool:
             connection = current_connection()

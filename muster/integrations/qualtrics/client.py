@@ -446,6 +446,13 @@ def get_response(account: Account, survey_id: str, response_id: str) -> SingleRe
     return parse(SingleResponse, result(body), "response")
 
 
+def get_response_schema(account: Account, survey_id: str) -> dict[str, Any]:
+    # Reference: GET /surveys/{surveyId}/response-schema — the JSON schema of the survey's
+    # responses; it needs the permission to read them, and reads none (REFERENCE §13)
+    found = result(request(account, "GET", f"surveys/{survey_id}/response-schema"))
+    return found if isinstance(found, dict) else {}
+
+
 def list_users(account: Account) -> list[QualtricsUser]:
     # Reference: GET /users (brand administrators only); REFERENCE §3
     return [parse(QualtricsUser, element, "user") for element in _pages(account, "users")]

@@ -13,7 +13,23 @@ from typing import Any
 
 import pytest
 
-RECORDED = Path(__file__).resolve().parents[4].parent / "shared" / "qualtrics" / "recorded"
+REPO = Path(__file__).resolve().parents[4]
+
+
+def _main_checkout(repo: Path) -> Path:
+    """The main checkout: in a git worktree `.git` is a file naming `<main>/.git/worktrees/<name>`."""
+    marker = repo / ".git"
+    if marker.is_file():
+        text = marker.read_text().strip()
+        if text.startswith("gitdir:"):
+            gitdir = Path(text.removeprefix("gitdir:").strip())
+            if gitdir.parent.name == "worktrees":
+                return gitdir.parents[2]
+    return repo
+
+
+# Beside the repository; a worktree looks beside its main checkout.
+RECORDED = _main_checkout(REPO).parent / "shared" / "qualtrics" / "recorded"
 
 
 def in_ci() -> bool:
