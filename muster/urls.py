@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("muster.accounts.urls")),
     path("", include("muster.people.urls")),
     path("", include("muster.studies.urls")),
+    path("", include("muster.surveys.urls")),
     path("", include("muster.integrations.qualtrics.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -15,7 +15,7 @@ from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability, can
 from muster.people.models import MembershipStatus, Panel, Person
 from muster.people.serialise import Viewer, email, name
-from muster.studies import details
+from muster.studies import details, registry
 from muster.studies.forms import StudyForm
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
 from muster.studies.participants import (
@@ -131,6 +131,7 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
         "ended": study.status in ENDED,
         "panels": Panel.objects.all(),
         "history": study.status_changes.select_related("by")[:20],
+        "tabs": registry.tabs_for(study),
     }
     return render(request, "studies/study.html", ctx)
 
