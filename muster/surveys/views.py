@@ -194,7 +194,7 @@ def _posted(request: HttpRequest) -> dict[tuple[str, str], Posted]:
     out: dict[tuple[str, str], Posted] = {}
     for name in post.getlist("row"):
         prefix = f"{name}-"
-        options = {k[len(prefix + "opt-") :]: v for k, v in post.items() if k.startswith(prefix + "opt-")}
+        options = {k[len(prefix + "opt-") :]: post.get(k, "") for k in post if k.startswith(prefix + "opt-")}
         key = (post.get(prefix + "qid", ""), post.get(prefix + "part", ""))
         out[key] = Posted(
             property=post.get(prefix + "property", ""),
@@ -268,7 +268,9 @@ def _dry_rows(form: SurveyForm, results: list[DryRunResponse]) -> list[dict[str,
     return [
         {
             "r": r,
-            "changes": [(labels.get(c["property"], c["property"]), _shown(c["old"]), _shown(c["new"])) for c in r.changes],
+            "changes": [
+                (labels.get(c["property"], c["property"]), _shown(c["old"]), _shown(c["new"])) for c in r.changes
+            ],
             "refused": [
                 (f"{tags.get(x['qid']) or x['qid']}{' · ' + x['part'] if x.get('part') else ''}", x["reason"])
                 for x in r.refused
@@ -478,9 +480,9 @@ def _row(
         row.create_label = posted.label or row.create_label
     if not may_create and row.chosen == CREATE:
         row.chosen = ""
-    prop = next((p for p, _ in offered if p.key == row.chosen), None)
-    if row.is_choice and prop is not None and (prop.is_select or prop.type == PropertyType.BOOLEAN):
-        _choice_rows(row, question, part, prop, mapping, posted)
+    chosen = next((p for p, _ in offered if p.key == row.chosen), None)
+    if row.is_choice and chosen is not None and (chosen.is_select or chosen.type == PropertyType.BOOLEAN):
+        _choice_rows(row, question, part, chosen, mapping, posted)
     row.offer_add = row_shape == MANY or any(p.type == PropertyType.MULTI_SELECT for p, _ in offered)
     return row
 
@@ -518,4 +520,3 @@ def _choice_rows(
 
 def study_tab_url(step: str) -> Any:
     return lambda study: step_url(study, step)
-

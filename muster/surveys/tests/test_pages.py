@@ -151,7 +151,9 @@ class MappingPageTests(PageTestCase):
         create_property("age", "Age", PropertyType.NUMBER)
         create_property("devices", "Devices", PropertyType.MULTI_SELECT, options=["Phone"])
         r = self.client.get(self.url)
-        rows = {(row.qid, row.part): [p.key for p, _ in row.properties] for v in r.context["questions"] for row in v.rows}
+        rows = {
+            (row.qid, row.part): [p.key for p, _ in row.properties] for v in r.context["questions"] for row in v.rows
+        }
         assert rows[("QID2", None)] == ["devices"]  # several answers: not a number
         assert rows[("QID4", "score")] == ["age"]
         assert ("QID5", None) not in rows  # unsupported: no mapping row
@@ -249,7 +251,7 @@ class DryRunAndReimportPageTests(PageTestCase):
         r = self.post(self.rita, {"action": "dry_run", "limit": "10"})
         self.assertContains(r, "Nothing was written.")
         self.assertContains(r, f"<code>{pid}</code>", html=False)
-        self.assertContains(r, "Frequency: <span class=\"muted\">empty</span> → <strong>Monthly</strong>", html=False)
+        self.assertContains(r, 'Frequency: <span class="muted">empty</span> → <strong>Monthly</strong>', html=False)
         self.assertContains(r, "The answer is a choice the survey does not have (9).")
         self.assertContains(r, "no Participant ID")
         assert not person.values.filter(property__key="frequency").exists()
@@ -303,5 +305,7 @@ class AccessTests(PageTestCase):
     def test_the_study_page_links_to_both_steps(self) -> None:
         self.client.force_login(self.oscar)
         r = self.client.get(reverse("study", args=[self.study.code]))
-        self.assertContains(r, f'<a href="{reverse("study_screener", args=[self.study.code])}" >Screener</a>', html=False)
+        self.assertContains(
+            r, f'<a href="{reverse("study_screener", args=[self.study.code])}" >Screener</a>', html=False
+        )
         self.assertContains(r, f'<a href="{reverse("study_survey", args=[self.study.code])}" >Survey</a>', html=False)
