@@ -178,7 +178,10 @@ def _reimport(request: HttpRequest, study: Study, form: SurveyForm, step: str) -
         messages.success(request, f"Nothing changed in the survey (still version {number}); the report is refreshed.")
         return redirect(step_url(study, step))
     tags = dict(form.questions.values_list("qid", "export_tag"))
-    said = [f"{tags.get(c['qid']) or c['qid']}: {c['detail']}" for c in result.changes]
+    said = [f"{tags.get(c['qid']) or c['qid']}: {c['detail']}" for c in result.changes[:10]]
+    more = len(result.changes) - len(said)
+    if more:
+        said.append(f"And {more} more, flagged on the questions below.")
     text = f"Re-imported as version {number}. What changed: " + " ".join(said)
     if result.paused:
         paused = ", ".join(f"{tags.get(m.qid) or m.qid} → {m.property.label}" for m in result.paused)
@@ -308,20 +311,19 @@ def _context(
         "installed": installed,
         "tool_name": tool_name,
         "tool": tool,
-        "picking": manage and use and tool is not None and (form is None or "change" in request.GET),
+        "picking": manage and use and (form is None or "change" in request.GET),
         "dry": dry,
         "limit": limit,
         "limit_max": LIMIT,
     }
-    if ctx["picking"]:
-        assert tool is not None
-        ctx |= _picker(tool, form)
+    if ctx["picking"] and tool is not None:
+        ctx |= _picker(tool)
     if form is not None:
         ctx |= _attached(request, form, manage, errors or {}, refused or {})
     return ctx
 
 
-def _picker(tool: tools.SurveyTool, form: SurveyForm | None) -> dict[str, Any]:
+def _picker(tool: tools.SurveyTool) -> dict[str, Any]:
     why = tool.unavailable()
     surveys: list[SurveySummary] = []
     error = ""

@@ -99,6 +99,24 @@ class PickerTests(PageTestCase):
         self.assertContains(r, "Qualtrics is not connected.")
         self.assertNotContains(r, reverse("connected_apps"))
 
+    def test_survey_tool_none_offers_no_survey_but_keeps_the_tool_choice(self) -> None:
+        self.client.force_login(self.rita)
+        r = self.client.get(self.url + "?tool=")
+        self.assertContains(r, "No survey tool: this step has no survey.")
+        self.assertContains(r, '<option value="fake" >Fake tool</option>', html=False)
+        self.assertNotContains(r, "Fake tool Survey")
+
+    def test_a_fix_with_a_url_shows_the_url_to_copy(self) -> None:
+        form = self.attach()
+        assert form.version is not None
+        url = "https://muster.example/q/return/?rid=${e://Field/ResponseID}"
+        form.version.report = [{"item": "End of survey", "ok": False, "fix": f"Redirect every end of survey to {url}."}]
+        form.version.save()
+        self.client.force_login(self.rita)
+        r = self.client.get(self.url)
+        self.assertContains(r, f'<code class="copy">{url}</code>.', html=False)
+        self.assertContains(r, "needs fixing")
+
     def test_attaching_shows_the_questions_and_the_report(self) -> None:
         r = self.post(self.rita, {"action": "attach", "tool": "fake", "survey": "SV_1"})
         self.assertContains(r, "“Survey SV_1” is attached: 5 questions imported.")
