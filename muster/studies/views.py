@@ -21,7 +21,7 @@ from muster.accounts.roles import Capability, can
 from muster.people.models import MembershipStatus, Panel, Person, normalise_email
 from muster.people.serialise import Viewer, email, name
 from muster.ratelimits import limit, over, too_many_requests
-from muster.studies import details, landing
+from muster.studies import details, landing, registry
 from muster.studies.forms import LandingForm, StudyForm
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus
 from muster.studies.participants import (
@@ -139,6 +139,7 @@ def study(request: HttpRequest, code: UUID) -> HttpResponse:
         "ended": study.status in ENDED,
         "panels": Panel.objects.all(),
         "history": study.status_changes.select_related("by")[:20],
+        "tabs": registry.tabs_for(study),
     }
     return render(request, "studies/study.html", ctx)
 

@@ -182,6 +182,9 @@ VIEWS: dict[str, Route] = {
     "participant_status": Route(
         PEOPLE_WRITERS, method="post", ok=302, kwargs=_new_participant, data={"status": "invited"}
     ),
+    # A study's steps: everyone looks; the forms on them post to the same URL (MANAGE_STUDIES).
+    "study_screener": Route(ALL, kwargs=_study),
+    "study_survey": Route(ALL, kwargs=_study),
     "settings": Route(ALL),
     "users": Route(frozenset({Role.ADMIN})),
     "user_update": Route(
