@@ -75,7 +75,7 @@ class PickerTests(PageTestCase):
             SurveySummary("SV_9", "Old draft", False),
         ]
         self.client.force_login(self.rita)
-        r = self.client.get(self.url)
+        r = self.client.get(self.url + "?tool=fake")
         self.assertContains(r, "Survey Tool")
         self.assertContains(r, "Fake tool Survey")
         self.assertContains(r, '<option value="SV_1"  >Onboarding screener</option>', html=False)
@@ -85,17 +85,17 @@ class PickerTests(PageTestCase):
     def test_an_empty_picker_says_how_to_share_a_survey(self) -> None:
         self.tool.questions.clear()
         self.client.force_login(self.rita)
-        r = self.client.get(self.url)
+        r = self.client.get(self.url + "?tool=fake")
         self.assertContains(r, "Share the survey with “Muster UXR” in Fake tool (Collaborate) and make it active")
 
     def test_an_unavailable_tool_says_why_and_links_to_connected_apps_for_who_may_connect(self) -> None:
         self.tool.down = "Qualtrics is not connected."
         self.client.force_login(self.olga)
-        r = self.client.get(self.url)
+        r = self.client.get(self.url + "?tool=fake")
         self.assertContains(r, "Qualtrics is not connected.")
         self.assertContains(r, reverse("connected_apps"))
         self.client.force_login(self.rita)
-        r = self.client.get(self.url)
+        r = self.client.get(self.url + "?tool=fake")
         self.assertContains(r, "Qualtrics is not connected.")
         self.assertNotContains(r, reverse("connected_apps"))
 
@@ -141,7 +141,7 @@ class PickerTests(PageTestCase):
 
         self.tool.surveys = broken  # type: ignore[method-assign]
         self.client.force_login(self.rita)
-        self.assertContains(self.client.get(self.url), "Qualtrics is busy, try again in a minute.")
+        self.assertContains(self.client.get(self.url + "?tool=fake"), "Qualtrics is busy, try again in a minute.")
 
     def test_detaching_keeps_the_form(self) -> None:
         form = self.attach()
