@@ -28,7 +28,10 @@ from muster.ratelimits import over, too_many_requests
 from muster.studies import registry
 from muster.studies.models import Study, StudyParticipant
 from muster.studies.participants import is_participant_id
+from muster.studies.landing import handoff_path
+from muster.studies.participants import Refused
 from muster.surveys import handoff as h
+from muster.surveys.preview import preview_participant
 from muster.surveys import tools
 from muster.surveys.attach import Owner, attach, attached_form, detach, reimport
 from muster.surveys.compatibility import CHOICE_SHAPES, CREATED_TYPE, MANY, NotMappable, choices_of, refusal, shape
@@ -143,6 +146,8 @@ def study_step(request: HttpRequest, code: UUID, step: str) -> HttpResponse:
             return _save(request, study, owner, form, step)
         if action == "dry_run":
             return _dry_run(request, study, owner, form, step)
+        if action == "preview":
+            return _preview(request, study, step)
         messages.error(request, "Nothing to do.")
         return redirect(step_url(study, step))
     return render(request, "surveys/step.html", _context(request, study, owner, step))
@@ -168,6 +173,16 @@ def _attach(request: HttpRequest, study: Study, owner: Owner, step: str) -> Http
         replaced = f" It replaces “{before.survey_name}”, which is kept detached." if before else ""
         messages.success(request, f"“{form.survey_name}” is attached: {n} questions imported.{replaced}")
     return redirect(step_url(study, step))
+
+
+def _preview(request: HttpRequest, study: Study, step: str) -> HttpResponse:
+    """The real participant path, from the start, as the user's test participant."""
+    try:
+        participant = preview_participant(study, signed_in_user(request))
+    except Refused as e:
+        messages.error(request, f"Preview is not possible: {e}")
+        return redirect(step_url(study, step))
+    return redirect(handoff_path(study, participant))
 
 
 def _reimport(request: HttpRequest, study: Study, form: SurveyForm, step: str) -> HttpResponse:
