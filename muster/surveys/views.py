@@ -26,18 +26,17 @@ from muster.people.serialise import Viewer
 from muster.people.writes import Policy
 from muster.ratelimits import over, too_many_requests
 from muster.studies import registry
-from muster.studies.models import Study, StudyParticipant
-from muster.studies.participants import is_participant_id
 from muster.studies.landing import handoff_path
-from muster.studies.participants import Refused
+from muster.studies.models import Study, StudyParticipant
+from muster.studies.participants import Refused, is_participant_id
 from muster.surveys import handoff as h
-from muster.surveys.preview import preview_participant
 from muster.surveys import tools
 from muster.surveys.attach import Owner, attach, attached_form, detach, reimport
 from muster.surveys.compatibility import CHOICE_SHAPES, CREATED_TYPE, MANY, NotMappable, choices_of, refusal, shape
 from muster.surveys.dryrun import LIMIT, DryRunResponse, dry_run
 from muster.surveys.mappings import Wanted, save_mappings, suggest
 from muster.surveys.models import MappingStatus, OwnerKind, Question, QuestionMapping, SurveyForm
+from muster.surveys.preview import preview_participant
 from muster.surveys.questions import Links, QuestionDef, Support, SurveySummary
 
 STEPS = {"screener": OwnerKind.SCREENER, "survey": OwnerKind.SURVEY}
