@@ -20,7 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from muster.accounts.roles import Role
 from muster.browser import chromium
-from muster.front.csp import POLICY
+from muster.front.csp import policy
 from muster.people.models import ImportStatus, PersonImport
 from muster.test import PASSWORD, make_user
 from muster.tests.test_permission_matrix import VIEWS, _fx
@@ -70,7 +70,7 @@ class ContentSecurityPolicyBrowserTestCase(StaticLiveServerTestCase):
         assert response is not None
         # After redirects, the page shown must carry the policy itself.
         final = page.url.removeprefix(self.live_server_url)
-        assert response.headers.get("content-security-policy") == POLICY, final
+        assert response.headers.get("content-security-policy") == policy(tuple(settings.MUSTER_QUALTRICS_ALLOWED_HOSTS)), final
         page.wait_for_load_state("networkidle")
         self.visited.append(final)
         shots = os.environ.get("MUSTER_SCREENSHOTS")
@@ -130,3 +130,9 @@ def test_no_template_holds_inline_script_style_or_handlers() -> None:
         if "application/json" not in m.group(0)
     ]
     assert found == []
+
+
+def test_forms_may_lead_only_to_muster_and_the_survey_hosts() -> None:
+    rules = dict(rule.split(" ", 1) for rule in policy(("*.qualtrics.com", "127.0.0.1:8100")).split("; "))
+    assert rules["form-action"] == "'self' *.qualtrics.com 127.0.0.1:8100"
+    assert rules["default-src"] == "'self'" and rules["frame-ancestors"] == "'none'"
