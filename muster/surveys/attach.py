@@ -99,7 +99,7 @@ def reimport(form: SurveyForm) -> Reimported:
         raise tools.ToolError(why)
     imported = tool.definition(form.survey_id, form.participant_field)
     with transaction.atomic():
-        form = SurveyForm.objects.select_for_update().select_related("version").get(id=form.id)
+        form = SurveyForm.objects.select_for_update(of=("self",)).select_related("version").get(id=form.id)
         old = form.version
         if old is not None and old.digest == imported.digest:
             # The same definition; what the report checks (e.g. the survey's status) may still change.
