@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.timezone import now
 
-from muster.people.models import Panel, Property
+from muster.people.models import Panel, Person, Property
 from muster.people.writes import Policy
-from muster.studies.models import Study
+from muster.studies.models import Study, StudyParticipant
 from muster.surveys.questions import Choice, Kind, Part, QuestionDef, Support
 
 
@@ -50,6 +50,20 @@ class SurveyForm(models.Model):
     # Detached forms stay, with their responses; a step has at most one attached form.
     detached_at = models.DateTimeField(null=True, blank=True)
     detached_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Sync state (DESIGN §6, §8), kept by the tool's reconciliation; the cursor is the tool's own
+    # (a Qualtrics continuation token), opaque here.
+    sync_cursor = models.TextField(blank=True)
+    synced_until = models.DateTimeField(null=True, blank=True)  # the last export's end, for a date-window fallback
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)  # the last failure, shown; empty once a sync succeeds
+    sync_failures = models.PositiveIntegerField(default=0)
+    # Set when the survey is gone (confirmed with the tool): polling stops, and this says why.
+    sync_stopped = models.TextField(blank=True)
+    backfilled_at = models.DateTimeField(null=True, blank=True)  # the first full export is done
+    # Keys the answer reader did not understand, counted per question id, over every response read.
+    unknown_keys = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-attached_at", "-id"]
@@ -218,3 +232,62 @@ def question_def(data: dict[str, Any]) -> QuestionDef:
         whole=bool(data.get("whole", True)),
         position=int(data.get("position", 0)),
     )
+
+
+class Response(models.Model):
+    """A response as the tool gave it (kept whole), what was read from it, and what it wrote.
+
+    Unique per (tool, brand, survey, response id): a reconnect, a re-attach or a replay never
+    makes a second one. It is attached to a participant only through the Participant ID it
+    carries itself; without a valid one it stays unattached, on a form of its survey, flagged.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    tool = models.CharField(max_length=40)
+    brand = models.CharField(max_length=100)
+    survey_id = models.CharField(max_length=100)
+    response_id = models.CharField(max_length=100)
+    form = models.ForeignKey(SurveyForm, models.CASCADE, related_name="responses")
+    version = models.ForeignKey(DefinitionVersion, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Erasing the person deletes their responses (and remembers them: ErasedResponse).
+    person = models.ForeignKey(Person, models.CASCADE, null=True, blank=True, related_name="+")
+    participant = models.ForeignKey(StudyParticipant, models.SET_NULL, null=True, blank=True, related_name="+")
+    carried_id = models.CharField(max_length=200, blank=True)  # the Participant ID as the response carries it
+    flagged = models.BooleanField(default=False)  # unattached: no valid Participant ID; for review
+    finished = models.BooleanField(default=False)
+    progress = models.PositiveSmallIntegerField(default=0)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    last_modified_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(max_length=40, blank=True)
+    is_test = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict)  # values, labels and the rest, whole
+    answers = models.JSONField(default=dict)  # {"<qid>" or "<qid>:<part>": value}, as read
+    errors = models.JSONField(default=list)  # [{"qid", "part", "reason"}]: answers that wrote nothing
+    unknown_keys = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tool", "brand", "survey_id", "response_id"], name="one_response"),
+        ]
+        indexes = [
+            models.Index(fields=["form", "recorded_at"], name="response_form_recorded"),
+            models.Index(fields=["participant"], name="response_participant"),
+            models.Index(fields=["person"], name="response_person"),
+        ]
+
+    def __str__(self) -> str:
+        return self.response_id
+
+
+class ErasedResponse(models.Model):
+    """A response deleted with an erased person, remembered only by a hash of its ids, so no
+    reconciliation or re-sync brings it back."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    erased_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return self.digest[:12]
