@@ -8,6 +8,7 @@ from typing import Any
 
 from muster.people.erasure import erase
 from muster.people.models import Property, PropertyValue, PropertyValueChange
+from muster.people.serialise import MASK
 from muster.people.values import create_person, values_of
 from muster.studies.details import create_study
 from muster.studies.models import Study, StudyParticipant
@@ -45,7 +46,7 @@ def reader(
     return read
 
 
-class IngestTests(FormTestCase):
+class IngestTestCase(FormTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.map(Wanted("QID1", create={"label": "Frequency"}), Wanted("QID3", create={"label": "Job"}))
@@ -62,6 +63,8 @@ class IngestTests(FormTestCase):
         found = values_of([self.pat], [self.job, self.frequency])
         return {p.key: found.get((self.pat.id, p.id)) for p in (self.job, self.frequency)}
 
+
+class IngestTests(IngestTestCase):
     def test_a_response_is_stored_attached_applied_and_moves_its_participant(self) -> None:
         assert self.ingest(reader("R_1", self.pid, Answer("QID1", None, ("2",)), Answer("QID3", None, "Chef"))) == [
             "created"
@@ -165,3 +168,26 @@ class IngestTests(FormTestCase):
     def test_a_survey_no_form_uses_is_dropped(self) -> None:
         assert [i.outcome for i in ingest("fake", "brand1", "SV_404", [reader("R_1", self.pid)])] == ["dropped"]
         assert not Response.objects.exists()
+
+
+class FormResponsesApiTests(IngestTestCase):
+    def test_it_lists_a_forms_responses_newest_first_with_answers_and_errors(self) -> None:
+        self.ingest(
+            reader("R_1", self.pid, Answer("QID1", None, ("9",)), Answer("QID3", None, "Chef"), day=1),
+            reader("R_2", "", Answer("QID1", None, ("1",)), day=2),
+        )
+        r = self.api(self.rita, "get", f"/forms/{self.form.code}/responses?page_size=1")
+        assert r.status_code == 200, r.content
+        body = r.json()
+        assert (body["count"], body["pages"]) == (2, 2)
+        (newest,) = body["items"]
+        assert (newest["response_id"], newest["flagged"], newest["person"]) == ("R_2", True, None)
+        oldest = self.api(self.rita, "get", f"/forms/{self.form.code}/responses?page_size=1&page=2").json()["items"][0]
+        assert oldest["participant_id"] == self.pid and oldest["person"] == str(self.pat.code)
+        assert oldest["answers"] == {"QID1": ["9"], "QID3": "Chef"} and oldest["version"] == 1
+        assert [e["qid"] for e in oldest["errors"]] == ["QID1"]
+
+    def test_free_text_answers_are_masked_for_roles_that_may_not_see_pii(self) -> None:
+        self.ingest(reader("R_1", self.pid, Answer("QID1", None, ("2",)), Answer("QID3", None, "Chef")))
+        (item,) = self.api(self.dev, "get", f"/forms/{self.form.code}/responses").json()["items"]
+        assert item["answers"] == {"QID1": ["2"], "QID3": MASK}
