@@ -57,8 +57,11 @@ def insert_many(model: Any, columns: list[str], rows: list[list[Any]]) -> None:
     execute_values(lambda values: f"INSERT INTO {table(model)} ({names}) VALUES {values}", marks, rows)  # noqa: S608
 
 
-def update_many(model: Any, assignments: str, rows: list[list[Any]]) -> None:
+def update_many(
+    model: Any, assignments: str, rows: list[list[Any]], where: str = "", params: list[Any] | None = None
+) -> None:
     """UPDATEs rows by id: each row is [id, value, value…], and each {} in `assignments` takes a value.
+    `where` (with %s marks taking `params`) narrows which of those rows change, e.g. "status IN (%s, %s)".
 
     PostgreSQL updates many rows to a statement, joined to a VALUES list. SQLite runs UPDATE … FROM
     through a temporary table, slower than the statement per row that costs it no round trip.
@@ -67,13 +70,30 @@ def update_many(model: Any, assignments: str, rows: list[list[Any]]) -> None:
         return
     width = len(rows[0])
     name = table(model)
+    extra = f" AND {where}" if where else ""
+    params = params or []
     if connection.vendor == "sqlite":
         single = assignments.format(*["%s"] * (width - 1))
-        execute_many(f"UPDATE {name} SET {single} WHERE id = %s", [[*row[1:], row[0]] for row in rows])  # noqa: S608
+        execute_many(
+            f"UPDATE {name} SET {single} WHERE id = %s{extra}",  # noqa: S608
+            [[*row[1:], row[0], *params] for row in rows],
+        )
         return
     # The columns of a VALUES list are named column1, column2…
     joined = assignments.format(*[f"v.column{n}" for n in range(2, width + 1)])
     marks = "(" + ", ".join(["%s"] * width) + ")"
+    if params:
+        # The VALUES list's marks come first; `where`'s marks follow them in every statement.
+        per = max(1, min(len(rows), (connection.features.max_query_params or 999) // width - len(params), 100))
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                cursor.execute(
+                    f"UPDATE {name} SET {joined} FROM (VALUES {', '.join([marks] * len(chunk))}) AS v "  # noqa: S608
+                    f"WHERE {name}.id = v.column1{extra}",
+                    [*chain.from_iterable(chunk), *params],
+                )
+        return
     execute_values(
         lambda values: f"UPDATE {name} SET {joined} FROM (VALUES {values}) AS v WHERE {name}.id = v.column1",  # noqa: S608
         marks,

@@ -49,6 +49,9 @@ class Change:
     value: Any  # parsed (`values.parse`); None empties
     policy: str = Policy.OVERWRITE
     as_of: datetime | None = None  # None: the revision's time
+    # The id of this change's own (saved) revision, when a batch mixes several sources (a batch of
+    # survey responses: one revision each); None: the batch's revision.
+    revision: int | None = None
 
 
 @dataclass(slots=True)
@@ -155,26 +158,29 @@ def write(changes: Sequence[Change], revision: Revision) -> Written:
             if owner != c.person or claimed.setdefault((h.id, new), c.person) != c.person:
                 done.refused.append(Skipped(c, f"{c.prop.label}: {TAKEN}"))
                 continue
-        if revision_id is None:  # the batch's revision, saved once it changes something
-            revision.save()
-            revision_id = revision.pk
+        own = c.revision
+        if own is None:
+            if revision_id is None:  # the batch's revision, saved once it changes something
+                revision.save()
+                revision_id = revision.pk
+            own = revision_id
         old = "null" if held is None else h.held_json(held)
         if new is None:
             assert value_id is not None  # held is not None
             emptied.append(value_id)
-            history.append([c.person, h.id, old, "null", revision_id])
+            history.append([c.person, h.id, old, "null", own])
         elif h.multi:
-            history.append([c.person, h.id, old, h.held_json(new), revision_id])
+            history.append([c.person, h.id, old, h.held_json(new), own])
             multi.append((value_id, c.person, h.id, new, as_of_at))
         else:
-            history.append([c.person, h.id, old, h.parsed_json(value), revision_id])
+            history.append([c.person, h.id, old, h.parsed_json(value), own])
             if value_id is None:
                 h.inserts.append([h.id, h.adapt(value), c.person, h.unique, at, as_of_at])
             elif h.text:
                 h.updates.append([value_id, h.adapt(value), at, as_of_at, h.unique])
             else:
                 h.updates.append([value_id, h.adapt(value), at, as_of_at])
-    if history:
+    if history and revision.pk is not None:
         done.revision = revision
     for i, made in inserts.items():
         # In the order of the value indexes (property, value, person): neighbours share index pages.

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, QuerySet
 from django.utils.timezone import now
 
 from muster.accounts.models import User
 from muster.people.models import Person
+from muster.people.sql import update_many
 from muster.studies.models import ParticipantStatus, Study, StudyParticipant, StudyStatus, StudyStatusChange
 
 S = ParticipantStatus
@@ -136,6 +137,25 @@ def advance(participant: StudyParticipant, target: str, at: datetime) -> bool:
     if moved:
         participant.refresh_from_db()
     return moved
+
+
+def advance_many(target: str, moments: dict[int, datetime]) -> None:
+    """`advance` for many participants at once (participant id -> when it happened): the same rule,
+    for a batch of responses, in a statement per batch (plain SQL: an ORM CASE over thousands of
+    ids costs more than the update)."""
+    if target not in PROGRESS or PROGRESS[target] == 0 or target == S.INVITED:
+        raise ValueError(f"“{target}” is not a status a batch of events can advance participants to.")
+    behind = [s for s, rank in PROGRESS.items() if rank < PROGRESS[target] and s not in HALTED]
+    adapt = connection.ops.adapt_datetimefield_value
+    stamp = "CAST({} AS timestamp with time zone)" if connection.vendor == "postgresql" else "{}"
+    column = connection.ops.quote_name(f"{target}_at")
+    update_many(
+        StudyParticipant,
+        f"status = {{}}, status_changed_at = {stamp}, {column} = {stamp}",
+        [[i, target, adapt(m), adapt(m)] for i, m in moments.items()],
+        where=f"status IN ({', '.join(['%s'] * len(behind))})",
+        params=behind,
+    )
 
 
 def moves_for(participant: StudyParticipant) -> list[str]:

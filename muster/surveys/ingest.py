@@ -10,24 +10,26 @@ change nothing twice.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils.timezone import now
 
 from muster.people.models import Revision, Source
-from muster.people.writes import write
+from muster.people.sql import insert_many, update_many
+from muster.people.writes import Change, write
 from muster.studies.models import ParticipantStatus, StudyParticipant
-from muster.studies.participants import advance
+from muster.studies.participants import advance_many
 from muster.surveys.answers import AnswerValue, ResponseData
 from muster.surveys.apply import apply_mappings, for_applying
 from muster.surveys.models import (
-    DefinitionVersion,
     ErasedResponse,
     MappingStatus,
     OwnerKind,
@@ -109,44 +111,142 @@ def ingest(tool: str, brand: str, survey_id: str, reads: Sequence[Reader]) -> li
         ).values_list("digest", flat=True)
     )
     mappings = {f.id: for_applying(f.mappings.filter(status=MappingStatus.ACTIVE)) for f in forms}
-    out = []
-    with transaction.atomic():
-        held = {
-            r.response_id: r
-            for r in Response.objects.filter(
-                tool=tool, brand=brand, survey_id=survey_id, response_id__in=[d.response_id for d, _, _ in routed]
-            )
-        }
-        unknown: dict[int, Counter[str]] = {}
-        for data, form, participant in routed:
-            if erased_digest(tool, brand, survey_id, data.response_id) in erased:
-                out.append(Ingested(data.response_id, "erased"))
-                continue
-            result = _one(tool, brand, survey_id, data, form, participant, held, mappings[form.id])
-            if result.outcome in ("created", "updated"):
-                unknown.setdefault(form.id, Counter()).update(data.unknown_keys)
-            out.append(result)
-        for form_id, counts in unknown.items():
-            if counts:
-                _count_unknown(form_id, counts)
-    return out
+    by_qid = {form_id: {q.qid: q for q in qs} for form_id, qs in questions.items()}
+    live = [(d, f, p) for d, f, p in routed if erased_digest(tool, brand, survey_id, d.response_id) not in erased]
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                plans, results = _plan(tool, brand, survey_id, live)
+                _apply(plans, by_qid, mappings)
+                _write_rows(plans)
+                _advance(plans)
+                _count_unknown(plans)
+            break
+        except IntegrityError:
+            # Another path stored one of these meanwhile (the unique constraint): all of this batch
+            # was rolled back; plan it again against what is held now.
+            if attempt == 2:
+                raise
+    given = iter(results)
+    return [
+        Ingested(d.response_id, "erased")
+        if erased_digest(tool, brand, survey_id, d.response_id) in erased
+        else next(given)
+        for d, _, _ in routed
+    ]
 
 
-def _one(
-    tool: str,
-    brand: str,
-    survey_id: str,
-    data: ResponseData,
-    form: SurveyForm,
-    participant: StudyParticipant | None,
-    held: dict[str, Response],
-    mappings: list[QuestionMapping],
-) -> Ingested:
-    existing = held.get(data.response_id)
-    if existing is not None and not _newer(data, existing):
-        return Ingested(data.response_id, "unchanged")
-    test = data.is_test or (participant is not None and participant.is_test)
-    fields = {
+@dataclass
+class Plan:
+    data: ResponseData
+    form: SurveyForm
+    participant: StudyParticipant | None
+    row: Response
+    result: Ingested
+    test: bool
+
+
+def _plan(
+    tool: str, brand: str, survey_id: str, routed: list[tuple[ResponseData, SurveyForm, StudyParticipant | None]]
+) -> tuple[dict[str, Plan], list[Ingested]]:
+    """What each response is: new, an edit of a held one (re-applied), or a replay (nothing)."""
+    held = {
+        r.response_id: r
+        for r in Response.objects.filter(
+            tool=tool, brand=brand, survey_id=survey_id, response_id__in=[d.response_id for d, _, _ in routed]
+        )
+    }
+    plans: dict[str, Plan] = {}
+    results: list[Ingested] = []  # one per response given, in order
+    for data, form, participant in routed:
+        earlier = plans.get(data.response_id)
+        existing = earlier.row if earlier else held.get(data.response_id)
+        if existing is not None and not _newer(data, existing):
+            results.append(Ingested(data.response_id, "unchanged"))
+            continue
+        test = data.is_test or (participant is not None and participant.is_test)
+        row = existing or Response(tool=tool, brand=brand, survey_id=survey_id, response_id=data.response_id)
+        for name, value in _fields(data, form, participant, test).items():
+            setattr(row, name, value)
+        outcome = "created" if row.pk is None and earlier is None else "updated"
+        plans[data.response_id] = Plan(data, form, participant, row, Ingested(data.response_id, outcome), test)
+        results.append(plans[data.response_id].result)
+    return plans, results
+
+
+def _write_rows(plans: dict[str, Plan]) -> None:
+    """The new responses in one INSERT, the edited ones in one UPDATE, errors included."""
+    _insert([p.row for p in plans.values() if p.row.pk is None])
+    _update([p.row for p in plans.values() if p.row.pk is not None], UPDATED)
+
+
+# Columns an edit rewrites, with their type for PostgreSQL's VALUES list (whose columns are text
+# unless cast); SQLite takes the values as they are.
+UPDATED = {
+    "form_id": "integer",
+    "version_id": "integer",
+    "person_id": "integer",
+    "participant_id": "integer",
+    "carried_id": "text",
+    "flagged": "boolean",
+    "finished": "boolean",
+    "progress": "integer",
+    "recorded_at": "timestamp with time zone",
+    "last_modified_at": "timestamp with time zone",
+    "channel": "text",
+    "is_test": "boolean",
+    "raw": "jsonb",
+    "answers": "jsonb",
+    "unknown_keys": "jsonb",
+    "errors": "jsonb",
+    "updated_at": "timestamp with time zone",
+}
+JSON_COLUMNS = {"raw", "answers", "unknown_keys", "errors"}
+
+
+INSERTED = ["code", "tool", "brand", "survey_id", "response_id", "received_at", *UPDATED]
+
+
+def _insert(rows: list[Response]) -> None:
+    """INSERTs new responses in a statement per batch (COPY on PostgreSQL): Django's bulk_create
+    prepares every value of every row through its field machinery, slower than the write."""
+    if not rows:
+        return
+    fields = {f.attname: f for f in Response._meta.concrete_fields}
+
+    def value(row: Response, column: str) -> Any:
+        found = getattr(row, column)
+        if column in JSON_COLUMNS:
+            return json.dumps(found)
+        return fields[column].get_db_prep_save(found, connection)
+
+    insert_many(Response, INSERTED, [[value(row, c) for c in INSERTED] for row in rows])
+
+
+def _update(rows: list[Response], columns: dict[str, str]) -> None:
+    """UPDATEs these responses' columns in a statement per batch (plain SQL: Django's bulk_update
+    builds a CASE per column and row, slower than the rows it writes)."""
+    if not rows:
+        return
+    postgres = connection.vendor == "postgresql"
+    adapt = connection.ops.adapt_datetimefield_value
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(c)} = " + (f"CAST({{}} AS {t})" if postgres else "{}") for c, t in columns.items()
+    )
+
+    def value(row: Response, column: str) -> Any:
+        found = getattr(row, column)
+        if column in JSON_COLUMNS:
+            return json.dumps(found)
+        if isinstance(found, datetime):
+            return adapt(found)
+        return found
+
+    update_many(Response, assignments, [[row.pk, *(value(row, c) for c in columns)] for row in rows])
+
+
+def _fields(data: ResponseData, form: SurveyForm, participant: StudyParticipant | None, test: bool) -> dict[str, Any]:
+    return {
         "form": form,
         "version": form.version,
         "person_id": participant.person_id if participant else None,
@@ -162,34 +262,9 @@ def _one(
         "raw": data.raw,
         "answers": {(a.qid if a.part is None else f"{a.qid}:{a.part}"): _json(a.value) for a in data.answers},
         "unknown_keys": data.unknown_keys,
+        "errors": [],
         "updated_at": now(),
     }
-    outcome = "updated"
-    if existing is None:
-        try:
-            with transaction.atomic():
-                existing = Response.objects.create(
-                    tool=tool, brand=brand, survey_id=survey_id, response_id=data.response_id, **fields
-                )
-            outcome = "created"
-        except IntegrityError:
-            # Another path stored it meanwhile: treat it as held.
-            existing = Response.objects.get(tool=tool, brand=brand, survey_id=survey_id, response_id=data.response_id)
-            if not _newer(data, existing):
-                return Ingested(data.response_id, "unchanged")
-    if outcome == "updated":
-        for name, value in fields.items():
-            setattr(existing, name, value)
-    result = Ingested(data.response_id, outcome)
-    errors: list[dict[str, object]] = []
-    if participant is not None and not test:
-        errors = _apply(existing, data, form.version, participant, mappings, result)
-        _advance(participant, form, data)
-    existing.errors = errors
-    existing.save()
-    result.errors = errors
-    held[data.response_id] = existing
-    return result
 
 
 def _newer(data: ResponseData, held: Response) -> bool:
@@ -204,44 +279,83 @@ def _newer(data: ResponseData, held: Response) -> bool:
 
 
 def _apply(
-    response: Response,
-    data: ResponseData,
-    version: DefinitionVersion | None,
-    participant: StudyParticipant,
-    mappings: list[QuestionMapping],
-    result: Ingested,
-) -> list[dict[str, object]]:
-    questions = {q.qid: q for q in (version.question_defs() if version else [])}
-    changes, refused = apply_mappings(questions, mappings, data.answers, participant.person_id, data.as_of)
-    errors: list[dict[str, object]] = [{"qid": r.qid, "part": r.part, "reason": r.reason} for r in refused]
-    if not changes:
-        return errors
-    sources = {m.property_id: (m.qid, m.part or None) for m in mappings}
-    revision = Revision(source=Source.RESPONSE, source_code=str(response.code), at=now())
-    written = write(changes, revision)
-    result.changed = len(written.history)
-    for s in written.refused:
-        qid, part = sources.get(s.change.prop.id, ("", None))
-        errors.append({"qid": qid, "part": part, "reason": f"{s.change.prop.label}: {s.reason}"})
-    return errors
+    plans: dict[str, Plan], by_qid: dict[int, dict[str, QuestionDef]], mappings: dict[int, list[QuestionMapping]]
+) -> None:
+    """The batch's answers through the one writer in one call, each change under its response's own
+    revision (history points at the response); refusals recorded on the response they concern."""
+    changes: list[Change] = []
+    owner: dict[int, Plan] = {}  # id(change) -> its response
+    latest: dict[tuple[int, int], Change] = {}
+    for plan in plans.values():
+        if plan.participant is None or plan.test:
+            continue
+        found, refused = apply_mappings(
+            by_qid[plan.form.id], mappings[plan.form.id], plan.data.answers, plan.participant.person_id, plan.data.as_of
+        )
+        plan.row.errors = [{"qid": r.qid, "part": r.part, "reason": r.reason} for r in refused]
+        for change in found:
+            owner[id(change)] = plan
+            # A person's two responses in one batch: the writer takes one change of a value, the newest.
+            key = (change.person, change.prop.id)
+            kept = latest.get(key)
+            if kept is None or _moment(change) >= _moment(kept):
+                latest[key] = change
+    changes = list(latest.values())
+    if changes:
+        stamp = now()
+        answering = list({id(owner[id(c)]): owner[id(c)] for c in changes}.values())
+        revisions = Revision.objects.bulk_create(
+            [Revision(source=Source.RESPONSE, source_code=str(p.row.code), at=stamp) for p in answering]
+        )
+        ids = {id(p): r.pk for p, r in zip(answering, revisions, strict=True)}
+        for c in changes:
+            c.revision = ids[id(owner[id(c)])]
+        written = write(changes, Revision(source=Source.RESPONSE, at=stamp))
+        sources = {(f, m.property_id): (m.qid, m.part or None) for f, ms in mappings.items() for m in ms}
+        by_revision = {ids[id(p)]: p for p in answering}
+        for row in written.history:
+            by_revision[row[4]].result.changed += 1
+        for s in written.refused:
+            plan = owner[id(s.change)]
+            qid, part = sources.get((plan.form.id, s.change.prop.id), ("", None))
+            plan.row.errors.append({"qid": qid, "part": part, "reason": f"{s.change.prop.label}: {s.reason}"})
+    for plan in plans.values():
+        plan.result.errors = plan.row.errors
 
 
-def _advance(participant: StudyParticipant, form: SurveyForm, data: ResponseData) -> None:
-    started, completed = STEPS.get(OwnerKind(form.owner_kind), (None, None))
-    if started is None or completed is None:
-        return
-    begun = data.started_at or data.recorded_at or now()
-    advance(participant, started, begun)
-    if data.finished:
-        advance(participant, completed, data.recorded_at or now())
+def _moment(change: Change) -> datetime:
+    return change.as_of or datetime.min.replace(tzinfo=UTC)
+
+
+def _advance(plans: dict[str, Plan]) -> None:
+    """Participants move forward with the response's own times, as `advance` moves them."""
+    moves: dict[str, dict[int, datetime]] = {}
+    for plan in plans.values():
+        steps = STEPS.get(OwnerKind(plan.form.owner_kind))
+        if plan.participant is None or plan.test or steps is None:
+            continue
+        started, completed = steps
+        data = plan.data
+        moves.setdefault(started, {})[plan.participant.id] = data.started_at or data.recorded_at or now()
+        if data.finished:
+            moves.setdefault(completed, {})[plan.participant.id] = data.recorded_at or now()
+    # Started first: a completed response also stamps when it was begun.
+    for target in (*(s for s, _ in STEPS.values()), *(c for _, c in STEPS.values())):
+        advance_many(target, moves.get(target, {}))
 
 
 def _json(value: AnswerValue) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _count_unknown(form_id: int, counts: Counter[str]) -> None:
-    form = SurveyForm.objects.select_for_update(of=("self",)).get(id=form_id)
-    held = Counter(form.unknown_keys)
-    held.update(counts)
-    SurveyForm.objects.filter(id=form_id).update(unknown_keys=dict(held))
+def _count_unknown(plans: dict[str, Plan]) -> None:
+    """Adds the keys the reader did not understand, per question, to each form's counts."""
+    counts: dict[int, Counter[str]] = {}
+    for plan in plans.values():
+        if plan.data.unknown_keys:
+            counts.setdefault(plan.form.id, Counter()).update(plan.data.unknown_keys)
+    for form_id, found in counts.items():
+        form = SurveyForm.objects.select_for_update(of=("self",)).get(id=form_id)
+        held = Counter(form.unknown_keys)
+        held.update(found)
+        SurveyForm.objects.filter(id=form_id).update(unknown_keys=dict(held))
