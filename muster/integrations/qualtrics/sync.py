@@ -124,9 +124,11 @@ def on_return(participant_id: str, response_id: str) -> bool:
 def on_event(event: WebhookEvent) -> None:
     """A newly recorded webhook event: fetch its response, or drop it when no attached form uses
     its survey (processed, with nothing done)."""
-    if event.kind not in KINDS:
-        return
     connection = event.connection
+    if event.kind not in KINDS or connection.is_broken:
+        # While broken nothing can be fetched: the event waits, unprocessed, for the
+        # reconciliation after the repair.
+        return
     forms = forms_using(TOOL, connection.brand_id, event.survey_id)
     if not forms:
         WebhookEvent.objects.filter(pk=event.pk, processed_at=None).update(processed_at=now())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from muster.integrations.qualtrics.models import QualtricsConnection, current_co
 from muster.integrations.qualtrics.scrub import scrub, shown
 from muster.ratelimits import over, too_many_requests
 from muster.studies.participants import is_participant_id
+
+logger = logging.getLogger(__name__)
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)
@@ -241,7 +244,11 @@ def survey_return(request: HttpRequest) -> HttpResponse:
         if seconds:
             return too_many_requests(request, seconds)
     else:
-        sync.on_return(pid, rid)
+        try:
+            sync.on_return(pid, rid)
+        except Exception:
+            # The participant is thanked whatever happens; the reconciliation brings the response in.
+            logger.exception("The return redirect could not queue a fetch")
     ticket = signing.dumps({"pid": pid, "rid": rid}, salt=RETURN_SALT)
     return render(request, "qualtrics/return.html", _status(ticket, 0, arrived=False))
 

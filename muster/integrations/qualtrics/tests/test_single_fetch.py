@@ -322,3 +322,16 @@ class WebhookFetchTests(SingleFetchTestCase):
         self.webhook(self.respond())
         self.assertEqual(self.queued(), [])
         self.assertIsNotNone(WebhookEvent.objects.get().processed_at)
+
+    def test_while_the_connection_is_broken_an_event_waits_for_the_reconciliation(self) -> None:
+        self.connection.status = ConnectionStatus.BROKEN
+        self.connection.save()
+        self.assertEqual(self.webhook(self.respond()), 200)
+        self.assertEqual(self.queued(), [])
+        self.assertIsNone(WebhookEvent.objects.get().processed_at)
+
+    def test_while_the_connection_is_broken_the_return_page_still_thanks_and_fetches_nothing(self) -> None:
+        self.connection.status = ConnectionStatus.BROKEN
+        self.connection.save()
+        self.assertContains(self.client.get("/q/return/", {"rid": self.respond(), "pid": self.pid}), "Thank you")
+        self.assertEqual(self.queued(), [])
