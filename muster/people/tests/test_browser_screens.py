@@ -117,3 +117,36 @@ class SelectAllBrowserTestCase(StaticLiveServerTestCase):
             assert "CITY" in headers and "AGE" not in headers, headers
             shot(page, "people-columns")
         self.assertEqual(panel.memberships.count(), 30)
+
+
+class FilterPanelLayoutBrowserTestCase(StaticLiveServerTestCase):
+    def test_no_two_filter_inputs_overlap_at_desktop_and_phone_widths(self) -> None:
+        User.objects.create_user("olga@example.org", PASSWORD, name="Olga Ops", role=Role.OPS_MANAGER)
+        # The demo's properties: one of each kind the filter panel lays out.
+        panel_demo = __import__("muster.people.demo", fromlist=["load"])
+        panel_demo.load()
+        url = self.live_server_url
+        with chromium() as browser:
+            for width in (1920, 1366, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                sign_in(page, url, "olga@example.org")
+                page.goto(f"{url}/people/")
+                details = page.locator("form.filters details")
+                for i in range(details.count()):
+                    details.nth(i).evaluate("d => d.open = true")
+                boxes = page.locator("form.filters input:visible, form.filters select:visible").evaluate_all(
+                    "els => els.map(e => { const r = e.getBoundingClientRect();"
+                    " return [e.name || e.id, r.left, r.top, r.right, r.bottom]; })"
+                )
+                assert len(boxes) > 5, boxes
+                overlapping = [
+                    (a[0], b[0])
+                    for i, a in enumerate(boxes)
+                    for b in boxes[i + 1 :]
+                    if a[1] < b[3] - 1 and b[1] < a[3] - 1 and a[2] < b[4] - 1 and b[2] < a[4] - 1
+                ]
+                assert overlapping == [], f"{width}px: {overlapping}"
+                right = page.evaluate("document.documentElement.scrollWidth")
+                assert right <= width, f"{width}px: the page is {right}px wide"
+                shot(page, f"filters-{width}")
+                page.close()
