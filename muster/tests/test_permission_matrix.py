@@ -207,6 +207,7 @@ VIEWS: dict[str, Route] = {
     "qualtrics_surveys": Route(USE_INTEGRATIONS),
     "qualtrics_webhook": Route(None),
     "qualtrics_return": Route(None),
+    "qualtrics_return_status": Route(None),
     # A study's public pages (DESIGN §5.4): the hand-off of a study with no forms says there is nothing yet.
     "study_landing": Route(None, kwargs=lambda t, u: {"slug": "study"}),
     "study_continue": Route(None, kwargs=lambda t, u: {"slug": "study", "token": _landing_token(t)}),

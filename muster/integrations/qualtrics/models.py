@@ -148,3 +148,34 @@ class CallBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.used}"
+
+
+class PendingFetch(models.Model):
+    """A single-response fetch queued and not done yet (`sync.fetch_response`).
+
+    At most one per (connection, response id), by constraint: a duplicated webhook, or a webhook
+    and the return redirect arriving together, queue one fetch, never two. Qualtrics' response ids
+    are unique across surveys, so the survey is not part of the key; a second request naming
+    another survey becomes the fallback tried on a 404. Deleted when the response is in or the
+    fetch is given up. A row long past `next_attempt_at` lost its task (a worker died before it
+    ran): the next request for that response takes it over.
+    """
+
+    connection = models.ForeignKey(QualtricsConnection, models.CASCADE, related_name="pending_fetches")
+    survey_id = models.CharField(max_length=100)
+    response_id = models.CharField(max_length=100)
+    # The participant's other step's survey, tried when this one answers 404 (the return redirect
+    # guesses the survey from the participant's status; the guess may be one step behind).
+    fallback_survey_id = models.CharField(max_length=100, blank=True)
+    requested_at = models.DateTimeField(default=now)
+    attempts = models.PositiveIntegerField(default=0)  # calls that reached Qualtrics and failed
+    next_attempt_at = models.DateTimeField(default=now)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "response_id"], name="pendingfetch_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"fetch {self.survey_id}/{self.response_id}"

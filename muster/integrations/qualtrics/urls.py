@@ -14,5 +14,6 @@ urlpatterns = [
     path("settings/connected-apps/qualtrics/disconnect/", views.disconnect_view, name="qualtrics_disconnect"),
     path("settings/qualtrics-surveys/", views.surveys_view, name="qualtrics_surveys"),
     path("q/return/", views.survey_return, name="qualtrics_return"),
+    path("q/return/status/", views.survey_return_status, name="qualtrics_return_status"),
     path("integrations/qualtrics/webhook/", webhook.receive, name="qualtrics_webhook"),
 ]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
@@ -15,11 +17,13 @@ from django.views.decorators.http import require_POST
 from muster.accounts.decorators import requires, signed_in_user
 from muster.accounts.roles import Capability
 from muster.crypto import Secret
-from muster.integrations.qualtrics import client, connect, forms, shared
+from muster.integrations.qualtrics import client, connect, forms, shared, sync
 from muster.integrations.qualtrics.models import QualtricsConnection, current_connection, last_disconnected
 from muster.integrations.qualtrics.scrub import scrub, shown
 from muster.ratelimits import over, too_many_requests
 from muster.studies.participants import is_participant_id
+
+logger = logging.getLogger(__name__)
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)
@@ -247,12 +251,49 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
 def survey_return(request: HttpRequest) -> HttpResponse:
     """Where every Qualtrics form's end of survey sends the participant back (DESIGN §5.4).
 
-    It thanks them and shows nothing of their answers. Fetching the response right away, for a
-    real Participant ID of a study using the survey, comes with response ingestion.
+    For a real Participant ID of a study with an attached Qualtrics form, the response `rid` is
+    queued for a fetch at once (the page never waits on Qualtrics). The page thanks them, shows
+    nothing of their answers, and polls a small status for a few seconds. Every pid and rid gets
+    the same page: the status link it polls is signed, and says nothing about the pid either.
     """
+    pid, rid = request.GET.get("pid", "")[:100], request.GET.get("rid", "")[:100]
     # A participant coming back is never turned away; guessing Participant IDs is slowed down.
-    if not is_participant_id(request.GET.get("pid", "")):
+    if not is_participant_id(pid):
         seconds = over(request, "qualtrics-return", "60/m")
         if seconds:
             return too_many_requests(request, seconds)
-    return render(request, "qualtrics/return.html")
+    else:
+        try:
+            sync.on_return(pid, rid)
+        except Exception:
+            # The participant is thanked whatever happens; the reconciliation brings the response in.
+            logger.exception("The return redirect could not queue a fetch")
+    ticket = signing.dumps({"pid": pid, "rid": rid}, salt=RETURN_SALT)
+    return render(request, "qualtrics/return.html", _status(ticket, 0, arrived=False))
+
+
+RETURN_SALT = "qualtrics-return-status"
+RETURN_POLLS = 5  # the page polls once a second, this many times, then says the answers are on their way
+
+
+def _status(ticket: str, polls: int, arrived: bool) -> dict[str, object]:
+    return {"arrived": arrived, "polling": not arrived and polls < RETURN_POLLS, "ticket": ticket, "next": polls + 1}
+
+
+def survey_return_status(request: HttpRequest) -> HttpResponse:
+    """The return page's status fragment: whether the response is in yet (stored and attached to
+    the participant, which moved their status in the same transaction)."""
+    ticket = request.GET.get("t", "")
+    try:
+        polls = min(RETURN_POLLS, max(1, int(request.GET.get("n", "1"))))
+    except ValueError:
+        polls = RETURN_POLLS
+    if over(request, "qualtrics-return-status", "300/m"):
+        return render(request, "qualtrics/return_status.html", _status(ticket, RETURN_POLLS, arrived=False))
+    try:
+        signed = signing.loads(ticket, salt=RETURN_SALT, max_age=600)
+        pid, rid = str(signed["pid"]), str(signed["rid"])
+    except (signing.BadSignature, KeyError, TypeError):
+        pid = rid = ""
+    arrived = bool(pid and sync.is_response_id(rid)) and sync.arrived(pid, rid)
+    return render(request, "qualtrics/return_status.html", _status(ticket, polls, arrived))

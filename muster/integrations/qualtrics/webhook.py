@@ -2,7 +2,7 @@
 
 Qualtrics posts application/x-www-form-urlencoded fields Topic, MSG (a JSON string) and HMAC, the
 hex HMAC-SHA512 of the raw MSG keyed with the subscription's shared key. The payload carries no
-answers; ingestion fetches the response later.
+answers: a new completed or partial response event queues a fetch of it (`sync.on_event`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.timezone import now
 from django.views.decorators.csrf import csrf_exempt
 
+from muster.integrations.qualtrics import sync
 from muster.integrations.qualtrics.models import QualtricsConnection, WebhookEvent, current_connection
 from muster.ratelimits import over
 
@@ -137,9 +138,15 @@ def receive(request: HttpRequest) -> HttpResponse:
             return _answer(400, f"{given} is longer than Muster stores ({limit} characters).")
     try:
         with transaction.atomic():
-            WebhookEvent.objects.create(connection=connection, message=msg, **columns)
+            event = WebhookEvent.objects.create(connection=connection, message=msg, **columns)
     except IntegrityError:
-        # Qualtrics may deliver the same event twice; the first one counts.
+        # Qualtrics may deliver the same event twice; the first one counts (and fetched).
         pass
+    else:
+        try:
+            sync.on_event(event)
+        except Exception:
+            # Recorded, so never lost: the reconciliation export serves unprocessed events.
+            logger.exception("Qualtrics webhook event %s recorded but not queued", event.pk)
     QualtricsConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now())
     return _answer(200, "Recorded.")
