@@ -70,7 +70,9 @@ class ContentSecurityPolicyBrowserTestCase(StaticLiveServerTestCase):
         assert response is not None
         # After redirects, the page shown must carry the policy itself.
         final = page.url.removeprefix(self.live_server_url)
-        assert response.headers.get("content-security-policy") == policy(tuple(settings.MUSTER_QUALTRICS_ALLOWED_HOSTS)), final
+        assert response.headers.get("content-security-policy") == policy(
+            tuple(settings.MUSTER_QUALTRICS_ALLOWED_HOSTS)
+        ), final
         page.wait_for_load_state("networkidle")
         self.visited.append(final)
         shots = os.environ.get("MUSTER_SCREENSHOTS")

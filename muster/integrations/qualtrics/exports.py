@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +78,12 @@ def run_export(
     folder: Path,
     timeout: float = 120.0,
     poll_max: float = POLL_MAX,
+    on_poll: Callable[[], object] | None = None,
 ) -> Downloaded:
     """Starts an export, polls it until complete, downloads its file into `folder` (after a
     free-space check). Raises ExportFailed when it ends `failed` or outlasts `timeout`, and the
-    client's errors otherwise."""
+    client's errors otherwise. `on_poll` is called before each poll (a long-running caller renews
+    its claim there)."""
     check_free_space(folder)
     started = client.start_export(account, survey_id, options)
     progress_id = started.progress_id
@@ -90,6 +92,8 @@ def run_export(
     deadline = time.monotonic() + timeout
     wait = POLL_FIRST
     while True:
+        if on_poll is not None:
+            on_poll()
         progress = client.export_progress(account, survey_id, progress_id)
         if progress.status == "complete" and progress.file_id:
             path = client.download_export(account, survey_id, progress.file_id, folder)
