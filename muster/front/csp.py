@@ -2,8 +2,9 @@
 
 No page needs inline script or style (htmx's own inline style is switched off in base.html), so
 one policy (its form-action widened to the survey hosts, below) and a few lines of middleware do;
-django-csp's nonces and per-view policies would be machinery without a use. Django 6.0 brings a built-in ContentSecurityPolicyMiddleware
-(SECURE_CSP); when Muster moves to it (it needs Python 3.12), this policy carries over as is.
+django-csp's nonces and per-view policies would be machinery without a use. Django 6.0 brings a
+built-in ContentSecurityPolicyMiddleware (SECURE_CSP); when Muster moves to it (it needs Python
+3.12), this policy carries over as is.
 """
 
 from __future__ import annotations

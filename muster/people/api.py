@@ -228,8 +228,8 @@ def list_people(
     request: HttpRequest,
     page: int = Query(1, ge=1),
     page_size: int = Query(50, ge=1, le=200),
-    sort: str = Query("-created", max_length=80),
-    q: str = Query("", max_length=200),
+    sort: str = Query("-created", max_length=70),
+    q: str = Query("", max_length=100),
 ) -> dict[str, Any]:
     """Filters are query parameters, ANDed: `name`, `email`, `p.<key>` (text contains, option code or
     label, yes/no), `p.<key>.min` / `p.<key>.max` (number, date), `p.<key>.is=empty|not_empty`.

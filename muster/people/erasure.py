@@ -39,6 +39,7 @@ KINDS = {
     "people.ImportRejection": "import reports",
     "people.ImportSeen": "import reports",
     "studies.StudyParticipant": "study participations",
+    "surveys.Response": "survey responses",
 }
 
 # What the confirmation names, in the order it names them, with the word for one.
@@ -48,6 +49,7 @@ WHAT_GOES = {
     "history": "history entry",
     "panel memberships": "panel membership",
     "study participations": "study participation",
+    "survey responses": "survey response",
 }
 
 

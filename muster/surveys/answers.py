@@ -33,6 +33,7 @@ class ResponseData:
     # Keys the reader did not understand, counted per question id; never fatal.
     unknown_keys: dict[str, int] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # the response as the tool gave it, whole
+    started_at: datetime | None = None  # when the participant began it
 
     @property
     def as_of(self) -> datetime | None:

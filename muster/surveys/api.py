@@ -3,25 +3,28 @@ with its questions and report, its mappings, a dry run, a re-import."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from muster.accounts.roles import Capability, can
 from muster.api.common import BODY_ERRORS, require
 from muster.api.schemas import Input, JsonInt
-from muster.people.serialise import Viewer
+from muster.people.serialise import MASK, Viewer
 from muster.people.writes import Policy
 from muster.studies.models import Study
 from muster.surveys import tools
 from muster.surveys.attach import Owner, Reimported, attach, attached_form, detach, reimport
 from muster.surveys.dryrun import LIMIT, dry_run
 from muster.surveys.mappings import Wanted, save_mappings
-from muster.surveys.models import OwnerKind, QuestionMapping, SurveyForm
+from muster.surveys.models import OwnerKind, QuestionMapping, Response, SurveyForm
+from muster.surveys.questions import Kind
 
 router: Router = Router(tags=["surveys"])
 
@@ -126,6 +129,28 @@ class RefusedOut(Schema):
 class MappingsOut(Schema):
     mappings: list[MappingOut]
     refused: list[RefusedOut]
+
+
+class ResponseOut(Schema):
+    code: UUID
+    response_id: str
+    participant_id: str  # as the response carries it (the tool's participant field)
+    person: UUID | None
+    finished: bool
+    progress: int
+    recorded_at: datetime | None
+    is_test: bool
+    flagged: bool  # kept unattached: no valid Participant ID
+    version: int | None
+    answers: dict[str, Any]  # {"<qid>" or "<qid>:<part>": value}
+    errors: list[dict[str, Any]]
+
+
+class ResponsePage(Schema):
+    count: int
+    page: int
+    pages: int
+    items: list[ResponseOut]
 
 
 class DryRunIn(Input):
@@ -306,6 +331,61 @@ def post_dry_run(request: HttpRequest, code: UUID, body: DryRunIn) -> dict[str, 
     except tools.ToolError as e:
         raise _tool_error(e) from None
     return {"responses": [r.__dict__ for r in results]}
+
+
+@router.get(
+    "/forms/{code}/responses",
+    response={200: ResponsePage, **BODY_ERRORS},
+    summary="A form's responses, newest first, with their answers and errors",
+)
+def list_responses(
+    request: HttpRequest, code: UUID, page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200)
+) -> dict[str, Any]:
+    user = require(request, Capability.VIEW)
+    form = _form(code)
+    rows = form.responses.select_related("person", "version").order_by("-recorded_at", "-id")
+    paginator = Paginator(rows, page_size)
+    count = paginator.count
+    items = list(rows[(page - 1) * page_size : page * page_size])
+    hidden = masked_answers(form, Viewer.of(user))
+    return {
+        "count": count,
+        "page": page,
+        "pages": paginator.num_pages,
+        "items": [response_out(r, hidden) for r in items],
+    }
+
+
+def masked_answers(form: SurveyForm, viewer: Viewer) -> set[str]:
+    """The answer keys a viewer who may not see PII gets masked: those mapped to a PII property, and
+    every free-text answer (people type their names and emails anywhere)."""
+    if viewer.pii:
+        return set()
+    hidden = {
+        m.qid if not m.part else f"{m.qid}:{m.part}" for m in form.mappings.select_related("property") if m.property.pii
+    }
+    for q in form.questions.all():
+        if q.kind == Kind.TEXT:
+            hidden.add(q.qid)
+        hidden |= {f"{q.qid}:{p['part']}" for p in q.parts if p.get("kind") == "text"}
+    return hidden
+
+
+def response_out(r: Response, hidden: set[str]) -> dict[str, Any]:
+    return {
+        "code": r.code,
+        "response_id": r.response_id,
+        "participant_id": r.carried_id,
+        "person": r.person.code if r.person else None,
+        "finished": r.finished,
+        "progress": r.progress,
+        "recorded_at": r.recorded_at,
+        "is_test": r.is_test,
+        "flagged": r.flagged,
+        "version": r.version.number if r.version else None,
+        "answers": {k: (MASK if k in hidden and v not in (None, "", []) else v) for k, v in r.answers.items()},
+        "errors": r.errors,
+    }
 
 
 @router.post("/forms/{code}/reimport", response={200: FormOut, **TOOL_ERRORS}, summary="Import the definition again")

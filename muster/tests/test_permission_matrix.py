@@ -313,6 +313,7 @@ API: dict[tuple[str, str], frozenset[Role] | Call] = {
     ("delete", "/api/v1/studies/{code}/screener"): Call(WRITERS, _study, ok=404),
     ("delete", "/api/v1/studies/{code}/survey"): Call(WRITERS, _study, ok=404),
     ("get", "/api/v1/forms/{code}"): Call(TOKEN_OWNERS, _form),
+    ("get", "/api/v1/forms/{code}/responses"): Call(TOKEN_OWNERS, _form),
     ("put", "/api/v1/forms/{code}/mappings"): Call(WRITERS, _form, lambda t, u: {"mappings": []}),
     ("post", "/api/v1/forms/{code}/dry-run"): Call(WRITERS, _form, lambda t, u: {"limit": 5}, ok=409),
     ("post", "/api/v1/forms/{code}/reimport"): Call(WRITERS, _form, ok=409),

@@ -411,6 +411,7 @@ def read_response(
         answers=reading.answers,
         unknown_keys=reading.unknown,
         raw=raw if raw is not None else {"values": dict(values), "labels": dict(labels)},
+        started_at=_moment(values.get("startDate")),
     )
 
 
