@@ -52,8 +52,8 @@ def _handed_off(statuses: tuple[str, ...], since: datetime, also_qualified: bool
     return Exists(waiting)
 
 
-def due_forms(brand: str, at: datetime | None = None) -> list[SurveyForm]:
-    """The forms to look at now, oldest due first, each annotated `hot`."""
+def due_forms(brand: str, at: datetime | None = None) -> list[tuple[SurveyForm, bool]]:
+    """The forms to look at now, oldest due first, each with whether it is hot."""
     at = at or now()
     since = at - HANDED_OFF
     forms = (
@@ -65,18 +65,18 @@ def due_forms(brand: str, at: datetime | None = None) -> list[SurveyForm]:
         )
         .order_by("next_sync_at", "id")[:MAX_PER_PASS]
     )
-    found = list(forms)
-    for form in found:
+    found: list[tuple[SurveyForm, bool]] = []
+    for form in forms:
         waiting = form.screener_waiting if form.owner_kind == OwnerKind.SCREENER else form.survey_waiting
-        form.hot = form.owner_kind != OwnerKind.SIGNUP and bool(waiting)  # type: ignore[attr-defined]
+        found.append((form, form.owner_kind != OwnerKind.SIGNUP and bool(waiting)))
     return found
 
 
-def needs_run(form: SurveyForm, at: datetime) -> bool:
-    if form.last_synced_at is None or form.backfilled_at is None or form.sync_failures:
+def needs_run(form: SurveyForm, hot: bool, at: datetime) -> bool:
+    if hot or form.last_synced_at is None or form.backfilled_at is None or form.sync_failures:
         return True
     # Stale by the next look: run now, so no form of an active study waits longer than IDLE.
-    return bool(getattr(form, "hot", False)) or form.last_synced_at <= at + HOT - IDLE
+    return form.last_synced_at <= at + HOT - IDLE
 
 
 def look_again(form: SurveyForm, until: datetime) -> bool:
@@ -93,8 +93,8 @@ def enqueue_due_forms(at: datetime | None = None) -> int:
         return 0
     left = budget.remaining(connect.budget_key(connection), at)
     started = 0
-    for form in due_forms(connection.brand_id, at):
-        if not needs_run(form, at):
+    for form, hot in due_forms(connection.brand_id, at):
+        if not needs_run(form, hot, at):
             look_again(form, at + HOT)
             continue
         if left < CALLS_PER_RUN:

@@ -35,7 +35,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils.timezone import now
 
@@ -262,17 +261,9 @@ class _Run:
         return newest
 
     def _ingest(self, batch: Sequence[dict[str, Any]]) -> None:
-        read: dict[str, ResponseData] = {}
-        results = ingest(TOOL, self.form.brand, self.form.survey_id, [_reader(e, read) for e in batch])
-        unknown: Counter[str] = Counter()
-        for done in results:
+        # ingest counts the unknown keys of what it creates or updates on the form itself.
+        for done in ingest(TOOL, self.form.brand, self.form.survey_id, [_reader(e) for e in batch]):
             self.result.counts[done.outcome] += 1
-            data = read.get(done.response_id)
-            # A replay reads the same keys again: count them once, when the response changes.
-            if data is not None and done.outcome in ("created", "updated"):
-                unknown.update(data.unknown_keys)
-        if unknown:
-            add_unknown_keys(self.form.pk, unknown)
 
     # ------------------------------------------------------------ outcomes
 
@@ -312,27 +303,11 @@ def _token_refused(error: client.QualtricsError) -> bool:
     return error.status == 400 and "token" in error.message.lower()
 
 
-def _reader(element: dict[str, Any], read: dict[str, ResponseData]) -> Reader:
+def _reader(element: dict[str, Any]) -> Reader:
     def reader(questions: Sequence[QuestionDef], participant_field: str) -> ResponseData:
-        data = read_response(
-            questions,
-            element.get("values") or {},
-            element.get("labels") or {},
-            participant_field,
-            str(element.get("responseId") or ""),
-            raw=element,
+        values, labels = element.get("values") or {}, element.get("labels") or {}
+        return read_response(
+            questions, values, labels, participant_field, str(element.get("responseId") or ""), raw=element
         )
-        read[data.response_id] = data
-        return data
 
     return reader
-
-
-def add_unknown_keys(form_id: int, counts: Counter[str]) -> None:
-    """Adds to the form's unknown-key counts (per question id), under the form's row lock."""
-    with transaction.atomic():
-        current = SurveyForm.objects.select_for_update().values_list("unknown_keys", flat=True).get(pk=form_id)
-        merged = dict(current or {})
-        for qid, n in counts.items():
-            merged[qid] = int(merged.get(qid, 0)) + n
-        SurveyForm.objects.filter(pk=form_id).update(unknown_keys=merged)
