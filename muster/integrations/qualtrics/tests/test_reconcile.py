@@ -4,11 +4,14 @@ date window, failures back off, a deleted survey stops polling, a killed run con
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
+from django.core.management import call_command
 from django.utils.timezone import now
+from django_tasks_db.models import DBTaskResult
 
 from muster.integrations.qualtrics import reconcile as reconciling
 from muster.integrations.qualtrics.reconcile import LostClaim, Result, claim, reconcile
@@ -252,3 +255,22 @@ class KilledRunTests(ReconcileTestCase):
         # Had the killed worker woken up, it could write nothing more.
         with self.assertRaises(LostClaim):
             held.renew(force=True)
+
+
+class SchedulerTests(ReconcileTestCase):
+    def test_a_lost_webhook_and_redirect_still_bring_a_handed_off_participants_response(self) -> None:
+        self.sync()  # the backfill is done; the form looks again in 30 s
+        pat = self.participant("pat@example.org")
+        pat.status, pat.link_opened_at = "link_opened", now()
+        pat.save()
+        self.respond(pat, "Chef")  # no redirect comes back, no webhook is delivered
+        SurveyForm.objects.filter(pk=self.form.pk).update(next_sync_at=now() - timedelta(seconds=1))
+
+        call_command("scheduler", "--once", stdout=io.StringIO())
+        assert DBTaskResult.objects.filter(task_path__endswith="reconcile_form").count() == 1
+        call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
+
+        run = DBTaskResult.objects.get(task_path__endswith="reconcile_form")
+        assert run.status == "SUCCESSFUL", run.traceback
+        pat.refresh_from_db()
+        assert pat.status == "screener_completed" and self.job_of(pat) == "Chef"
