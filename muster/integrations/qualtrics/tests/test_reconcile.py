@@ -118,7 +118,8 @@ class BackfillTests(ReconcileTestCase):
 
         assert self.job_of(pat) == "Sous-chef"
         response = Response.objects.get(response_id=rid)
-        assert response.last_modified_at is not None and response.last_modified_at > response.recorded_at
+        assert response.last_modified_at is not None and response.recorded_at is not None
+        assert response.last_modified_at > response.recorded_at
         value = PropertyValue.objects.get(person=pat.person, property=self.job)
         assert value.as_of == response.last_modified_at
 
