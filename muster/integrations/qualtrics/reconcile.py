@@ -176,6 +176,12 @@ class _Run:
             return self.failed(f"Muster's disk is nearly full: {e}")
         except exports.UNREADABLE as e:
             return self.failed(f"Qualtrics sent an export Muster could not read ({type(e).__name__}: {e})")
+        except LostClaim:
+            raise
+        except Exception as e:
+            # Crash-loop guard: a bug or a database hiccup is shown and backs off like any failure.
+            self.failed(f"Muster could not finish the reconciliation ({type(e).__name__}: {e})")
+            raise
 
     def _sync(self, account: client.Account, folder: Path) -> Result:
         try:

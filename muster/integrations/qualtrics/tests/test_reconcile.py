@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from unittest import mock
 
+import httpx
 from django.core.management import call_command
 from django.utils.timezone import now
 from django_tasks_db.models import DBTaskResult
@@ -136,12 +137,24 @@ class BackfillTests(ReconcileTestCase):
         assert Response.objects.filter(response_id=late).exists()
         assert self.job_of(pat) == "Chef"
 
-    def test_in_progress_responses_keep_the_started_status_current(self) -> None:
+    def test_a_partial_response_moves_its_participant_to_started(self) -> None:
         pat = self.participant("pat@example.org")
         self.respond(pat, "Chef", finished=False, progress=40)
 
         self.sync()
 
+        pat.refresh_from_db()
+        assert pat.status == "screener_started"
+
+    def test_a_response_still_being_taken_comes_in_by_the_in_progress_export(self) -> None:
+        pat = self.participant("pat@example.org")
+        link = f"{self.sandbox.url}/jfe/form/{self.survey}?rallyParticipantId={pat.participant_id}"
+        assert httpx.get(link, follow_redirects=True, timeout=10).status_code == 200  # the first page shows
+
+        self.sync()
+
+        (response,) = Response.objects.filter(form=self.form)
+        assert response.participant == pat and not response.finished
         pat.refresh_from_db()
         assert pat.status == "screener_started"
 
@@ -275,3 +288,17 @@ class SchedulerTests(ReconcileTestCase):
         assert run.status == "SUCCESSFUL", run.traceback
         pat.refresh_from_db()
         assert pat.status == "screener_completed" and self.job_of(pat) == "Chef"
+
+
+class CrashTests(ReconcileTestCase):
+    def test_an_unexpected_error_is_recorded_backs_off_and_is_raised_for_the_worker_log(self) -> None:
+        self.respond(self.participant("pat@example.org"), "Chef")
+        with (
+            mock.patch.object(reconciling, "ingest", side_effect=RuntimeError("database is locked")),
+            self.assertRaises(RuntimeError),
+        ):
+            self.sync()
+        self.form.refresh_from_db()
+        assert self.form.sync_failures == 1 and "RuntimeError: database is locked" in self.form.sync_error
+        assert self.form.next_sync_at is not None and self.form.next_sync_at > now() + timedelta(seconds=55)
+        assert self.form.sync_cursor == ""
