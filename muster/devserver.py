@@ -7,6 +7,7 @@ is taken, it says which variable to set instead of starting half the processes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -91,16 +92,31 @@ def next_steps(public_url: str, data_dir: Path, sandbox_url: str | None) -> str:
     return "\n".join(["", rule, *lines, rule, ""])
 
 
-def sandbox_values(data_dir: Path, sandbox_url: str) -> list[str]:
-    """The values the Connect form asks for, read from the sandbox's demo brand."""
+def demo_values(data_dir: Path, sandbox_url: str) -> dict[str, str]:
+    """KEY=VALUE of the sandbox's demo brand."""
     from qualtrics_sandbox.seed import demo_summary
     from qualtrics_sandbox.store import Store
 
-    found = dict(
+    return dict(
         line.split("=", 1)
         for line in demo_summary(Store(data_dir / "sandbox" / "sandbox.sqlite3"), sandbox_url)
         if "=" in line and not line.startswith("#")
     )
+
+
+def write_connect_values(path: Path, data_dir: Path, sandbox_url: str) -> None:
+    found = demo_values(data_dir, sandbox_url)
+    values = {
+        "base_url": found["QUALTRICS_SANDBOX_URL"],
+        "brand_admin_token": found["QUALTRICS_SANDBOX_ADMIN_TOKEN"],
+        "user_type": found["QUALTRICS_SANDBOX_USER_TYPE_STANDARD"],
+    }
+    path.write_text(json.dumps(values))
+
+
+def sandbox_values(data_dir: Path, sandbox_url: str) -> list[str]:
+    """The values the Connect form asks for, read from the sandbox's demo brand."""
+    found = demo_values(data_dir, sandbox_url)
     return [
         f"Datacenter or account URL:      {found['QUALTRICS_SANDBOX_URL']}",
         f"Brand Administrator API token:  {found['QUALTRICS_SANDBOX_ADMIN_TOKEN']}",
@@ -124,6 +140,10 @@ def main() -> int:
     sandbox_host = f"127.0.0.1:{sandbox_port}"
     public_url = env.setdefault("MUSTER_PUBLIC_URL", f"http://127.0.0.1:{web_port}")
     env.setdefault("MUSTER_QUALTRICS_ALLOWED_HOSTS", f"*.qualtrics.com,{sandbox_host}")
+    demo_connect = data_dir / "sandbox" / "connect.json"
+    if with_sandbox:
+        # The Connect page offers these values (demo only): written once the sandbox has seeded.
+        env["MUSTER_DEMO_CONNECT_FILE"] = str(demo_connect)
     python = sys.executable
     commands: list[tuple[str, list[str]]] = [
         (
@@ -178,6 +198,8 @@ def main() -> int:
     exit_code = 0
     try:
         if wait_until_up(up, processes):
+            if sandbox_url is not None:
+                write_connect_values(demo_connect, data_dir, sandbox_url)
             print(next_steps(public_url, data_dir, sandbox_url), flush=True)
         while True:
             for name, process in processes:

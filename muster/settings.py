@@ -24,6 +24,8 @@ MUSTER_ENCRYPTION_KEYS = config.encryption_keys(
     or config.read_or_create(DATA_DIR / "encryption_keys", config.new_fernet_key())
 )
 
+# Demo only (`make run` sets it): a file with the Qualtrics sandbox's values for the Connect page.
+MUSTER_DEMO_CONNECT_FILE = config.env("MUSTER_DEMO_CONNECT_FILE")
 MUSTER_PUBLIC_URL = config.envurl("MUSTER_PUBLIC_URL", "http://127.0.0.1:8000")
 _public = urlsplit(MUSTER_PUBLIC_URL)
 _public_is_https = _public.scheme == "https"

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -50,7 +52,9 @@ def _tell(request: HttpRequest, report: connect.Report, said: str = "") -> None:
 def connect_view(request: HttpRequest) -> HttpResponse:
     if current_connection() is not None:
         return redirect("qualtrics_connection")
-    form = forms.ConnectForm(request.POST or None)
+    demo = demo_values()
+    initial = {k: demo[k] for k in ("base_url", "user_type")} if demo and request.GET.get("demo") else None
+    form = forms.ConnectForm(request.POST or None, initial=initial)
     error = None
     report = None
     if request.method == "POST" and form.is_valid():
@@ -84,8 +88,23 @@ def connect_view(request: HttpRequest) -> HttpResponse:
             "section": "settings",
             "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
             "webhook_url": connect.webhook_url(),
+            "demo": demo,
         },
     )
+
+
+def demo_values() -> dict[str, str] | None:
+    """The sandbox's values for the Connect form, when `make run` wrote them (the demo only)."""
+    path = settings.MUSTER_DEMO_CONNECT_FILE
+    if not path:
+        return None
+    try:
+        found = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = ("base_url", "brand_admin_token", "user_type")
+    ok = isinstance(found, dict) and all(isinstance(found.get(k), str) for k in wanted)
+    return {k: found[k] for k in wanted} if ok else None
 
 
 @requires(Capability.MANAGE_INTEGRATIONS)

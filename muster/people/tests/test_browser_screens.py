@@ -41,6 +41,33 @@ class ScreensBrowserTestCase(StaticLiveServerTestCase):
         self.assertFalse(Person.objects.exists())
         self.assertEqual(Erasure.objects.get().counts, {"emails": 1, "person": 1})
 
+    def test_opting_out_asks_first_and_opting_back_in_records_why(self) -> None:
+        person = pv.create_person("otto@example.org", first_name="Otto", last_name="Lind", source="manual")
+        url = self.live_server_url
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            sign_in(page, url, "olga@example.org")
+            page.goto(f"{url}/people/{person.code}/")
+            confirm = page.get_by_role("group", name="Opt out?")
+            assert not confirm.is_visible()
+            page.get_by_text("Opt out…").click()
+            assert "Do not contact" in confirm.inner_text()
+            confirm.get_by_role("button", name="Opt out Otto Lind").click()
+            page.wait_for_load_state()
+            person.refresh_from_db()
+            assert person.opted_out
+            page.get_by_text("Opt back in…").click()
+            again = page.get_by_role("group", name="Opt back in?")
+            again.get_by_label("Why").fill("They asked to take part again")
+            shot(page, "person-opt-in-confirm")
+            again.get_by_role("button", name="Opt back in").click()
+            page.get_by_text("Opted back in: this person may be invited and reminded again.").wait_for()
+            assert "by Olga Ops: They asked to take part again" in page.locator("main").inner_text()
+        person.refresh_from_db()
+        assert not person.opted_out
+        change = person.contact_changes.first()
+        assert change is not None and (change.opted_out, change.reason) == (False, "They asked to take part again")
+
     def test_the_people_list_sorts_by_a_header_and_searches_from_the_box(self) -> None:
         User.objects.create_user("oscar@example.org", PASSWORD, name="Oscar Observer", role=Role.OBSERVER)
         age = create_property("age", "Age", "number")
@@ -117,3 +144,36 @@ class SelectAllBrowserTestCase(StaticLiveServerTestCase):
             assert "CITY" in headers and "AGE" not in headers, headers
             shot(page, "people-columns")
         self.assertEqual(panel.memberships.count(), 30)
+
+
+class FilterPanelLayoutBrowserTestCase(StaticLiveServerTestCase):
+    def test_no_two_filter_inputs_overlap_at_desktop_and_phone_widths(self) -> None:
+        User.objects.create_user("olga@example.org", PASSWORD, name="Olga Ops", role=Role.OPS_MANAGER)
+        # The demo's properties: one of each kind the filter panel lays out.
+        panel_demo = __import__("muster.people.demo", fromlist=["load"])
+        panel_demo.load()
+        url = self.live_server_url
+        with chromium() as browser:
+            for width in (1920, 1366, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                sign_in(page, url, "olga@example.org")
+                page.goto(f"{url}/people/")
+                details = page.locator("form.filters details")
+                for i in range(details.count()):
+                    details.nth(i).evaluate("d => d.open = true")
+                boxes = page.locator("form.filters input:visible, form.filters select:visible").evaluate_all(
+                    "els => els.map(e => { const r = e.getBoundingClientRect();"
+                    " return [e.name || e.id, r.left, r.top, r.right, r.bottom]; })"
+                )
+                assert len(boxes) > 5, boxes
+                overlapping = [
+                    (a[0], b[0])
+                    for i, a in enumerate(boxes)
+                    for b in boxes[i + 1 :]
+                    if a[1] < b[3] - 1 and b[1] < a[3] - 1 and a[2] < b[4] - 1 and b[2] < a[4] - 1
+                ]
+                assert overlapping == [], f"{width}px: {overlapping}"
+                right = page.evaluate("document.documentElement.scrollWidth")
+                assert right <= width, f"{width}px: the page is {right}px wide"
+                shot(page, f"filters-{width}")
+                page.close()

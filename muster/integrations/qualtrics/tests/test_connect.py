@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
@@ -228,3 +231,20 @@ class ConnectionLifecycleTestCase(SandboxTestCase):
         self.assertEqual((connection.token_encrypted, connection.shared_key_encrypted), ("", ""))
         # The subscription is still in Qualtrics; the row remembers it so a reconnect removes it.
         self.assertEqual([s["id"] for s in self.sandbox_subscriptions()], [connection.subscription_id])
+
+
+class DemoConnectValuesTests(SandboxTestCase):
+    def test_the_demo_offers_the_sandbox_values_and_fills_what_is_not_secret(self) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "connect.json"
+            values = {"base_url": "http://127.0.0.1:8100", "brand_admin_token": "sandbox-token", "user_type": "UT_1"}
+            path.write_text(json.dumps(values))
+            self.client.force_login(self.olga)
+            with override_settings(MUSTER_DEMO_CONNECT_FILE=str(path)):
+                page = self.client.get("/settings/connected-apps/qualtrics/connect/")
+                self.assertContains(page, "sandbox-token")
+                filled = self.client.get("/settings/connected-apps/qualtrics/connect/?demo=1")
+                self.assertContains(filled, 'value="http://127.0.0.1:8100"')
+                self.assertContains(filled, 'value="UT_1"')
+                self.assertNotContains(filled, 'value="sandbox-token"')  # a password field is never filled
+        self.assertNotContains(self.client.get("/settings/connected-apps/qualtrics/connect/"), "Demo:")

@@ -7,6 +7,8 @@ from muster.people import values as pv
 from muster.people.models import Source
 from muster.studies.models import Study, StudyStatus
 from muster.studies.participants import add_participants
+from muster.surveys.attach import Owner, attach
+from muster.surveys.models import OwnerKind
 
 
 class GettingStartedTestCase(SandboxTestCase):
@@ -18,7 +20,13 @@ class GettingStartedTestCase(SandboxTestCase):
         self.client.force_login(self.olga)
         self.assertEqual(
             self.steps(),
-            {"Connect Qualtrics": False, "Share a survey": False, "Create a study": False, "Add participants": False},
+            {
+                "Connect Qualtrics": False,
+                "Share a survey": False,
+                "Create a study": False,
+                "Add participants": False,
+                "Attach a survey": False,
+            },
         )
         self.assertContains(self.client.get("/people/"), "Getting started")
         connection = self.connect_as_admin()
@@ -37,12 +45,16 @@ class GettingStartedTestCase(SandboxTestCase):
         study = Study.objects.create(name="Onboarding", landing_slug="onboarding", status=StudyStatus.ACTIVE)
         self.assertTrue(self.steps()["Create a study"])
         add_participants(study, [pv.create_person("ana@example.org", source=Source.MANUAL)])
+        self.assertTrue(self.steps()["Add participants"])
+        attach(Owner(OwnerKind.SCREENER, study=study), "qualtrics", survey, self.olga)
         self.assertEqual(self.steps(), {})
         self.assertNotContains(self.client.get("/people/"), "Getting started")
 
     def test_each_role_sees_only_the_steps_it_may_take(self) -> None:
         self.client.force_login(self.rita)
-        self.assertEqual(list(self.steps()), ["Share a survey", "Create a study", "Add participants"])
+        self.assertEqual(
+            list(self.steps()), ["Share a survey", "Create a study", "Add participants", "Attach a survey"]
+        )
         self.client.force_login(self.dev)
         self.assertEqual(list(self.steps()), ["Connect Qualtrics", "Share a survey"])
         self.client.force_login(self.oscar)
