@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.timezone import now
 from django_tasks import task
 
@@ -63,7 +63,7 @@ def due_forms(brand: str, at: datetime | None = None) -> list[tuple[SurveyForm, 
             screener_waiting=_handed_off(SCREENER_PENDING, since),
             survey_waiting=_handed_off(SURVEY_PENDING, since, also_qualified=True),
         )
-        .order_by("next_sync_at", "id")[:MAX_PER_PASS]
+        .order_by(F("next_sync_at").asc(nulls_first=True), "id")[:MAX_PER_PASS]
     )
     found: list[tuple[SurveyForm, bool]] = []
     for form in forms:
