@@ -132,6 +132,18 @@ def share(survey_id: str) -> Response:
     return json_response({"surveyId": survey_id, "userId": user.id, "permissions": permissions})
 
 
+@bp.delete("/_sandbox/surveys/<survey_id>")
+def delete_survey(survey_id: str) -> Response:
+    """The survey deleted in Qualtrics, with its responses: every API call about it answers 404 after."""
+    store = current_sandbox().store
+    _survey(survey_id)
+    with store.transaction():
+        for table in ("collaborations", "auto_shares", "responses", "sessions", "continuation_tokens"):
+            store.run(f"DELETE FROM {table} WHERE survey_id = ?", (survey_id,))  # noqa: S608 - fixed names
+        store.run("DELETE FROM surveys WHERE id = ?", (survey_id,))
+    return json_response({"surveyId": survey_id})
+
+
 RESPOND_KEYS = {
     "values",
     "embeddedData",

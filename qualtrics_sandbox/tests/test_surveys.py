@@ -167,3 +167,20 @@ def test_unknown_api_paths_answer_in_the_error_envelope(admin: httpx.Client) -> 
     reply = admin.get("/no-such-thing")
     assert reply.status_code == 404
     assert reply.json()["meta"]["httpStatus"] == "404 - Not Found"
+
+
+def test_a_deleted_survey_is_not_found_by_any_call(
+    sandbox: SandboxServer, control: httpx.Client, admin: httpx.Client, brand: dict[str, Any]
+) -> None:
+    survey = load(control, brand["adminUserId"], small_survey("Doomed"))
+    assert control.post(f"/surveys/{survey}/respond", json={"values": {"QID1": 1}}).status_code == 200
+    assert control.delete(f"/surveys/{survey}").status_code == 200
+    with api(sandbox, brand["adminToken"]) as client:
+        for method, path in (
+            ("GET", f"/survey-definitions/{survey}"),
+            ("POST", f"/surveys/{survey}/export-responses"),
+        ):
+            reply = client.request(method, path, json={"format": "json"} if method == "POST" else None)
+            assert reply.status_code == 404, (path, reply.text)
+        assert survey not in [s["id"] for s in client.get("/surveys").json()["result"]["elements"]]
+    assert control.delete(f"/surveys/{survey}").status_code == 404

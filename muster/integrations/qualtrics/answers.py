@@ -415,6 +415,14 @@ def read_response(
     )
 
 
+def changed_at(values: Mapping[str, Any]) -> datetime | None:
+    """When a response's answers were last true at Qualtrics: its last modification (exports with
+    sortByLastModifiedDate carry it), else its recorded date; without reading its answers."""
+    return _moment(values.get("lastModifiedDate") or values.get("LastModifiedDate")) or _moment(
+        values.get("recordedDate")
+    )
+
+
 def csv_values(import_ids: Sequence[str], row: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(values, labels) of one CSV export row, keyed as the JSON response keys them.
 

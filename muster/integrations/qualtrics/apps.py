@@ -12,13 +12,14 @@ class QualtricsConfig(AppConfig):
         from django.urls import reverse
 
         from muster.accounts.roles import Capability, can
-        from muster.integrations.qualtrics import health, shared
+        from muster.integrations.qualtrics import health, polling, shared
         from muster.integrations.qualtrics.models import current_connection
         from muster.integrations.qualtrics.tool import QualtricsTool
         from muster.people import registry
         from muster.surveys import tools
 
         health.register_jobs()
+        polling.register_jobs()
         tools.register(QualtricsTool())
 
         def surveys_seen() -> bool:

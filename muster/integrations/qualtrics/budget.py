@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -55,3 +55,17 @@ def spender(key: str, max_wait: float = 5.0) -> Callable[[], None]:
             time.sleep(wait)
 
     return spend
+
+
+def remaining(key: str, at: datetime | None = None) -> int:
+    """The calls left in this minute's budget; a read that takes none (for callers that plan)."""
+    per_minute = int(settings.MUSTER_QUALTRICS_CALLS_PER_MINUTE)
+    row = CallBudget.objects.filter(key=key).values("window_start", "used").first()
+    if row is None or row["window_start"] < _window(at or now()):
+        return per_minute
+    return max(0, per_minute - int(row["used"]))
+
+
+def next_window(at: datetime | None = None) -> datetime:
+    """When the budget fills up again: the start of the next minute."""
+    return _window(at or now()) + timedelta(minutes=1)

@@ -184,9 +184,14 @@ def account_for(base_url: str, token: Secret, budget_key: str | None = None) -> 
     return client.Account(base_url=base_url, token=token, budget=spender(budget_key) if budget_key else None)
 
 
+def budget_key(connection: QualtricsConnection) -> str:
+    """The key of the connection's call budget (budget.py), shared by every process."""
+    return f"qualtrics:{connection.pk}"
+
+
 def connection_account(connection: QualtricsConnection) -> client.Account:
     """The service user's account; one HTTP client for all its calls (`with` closes it)."""
-    account = account_for(connection.base_url, connection.token, f"qualtrics:{connection.pk}")
+    account = account_for(connection.base_url, connection.token, budget_key(connection))
     account.on_invalid_token = lambda e: mark_broken(connection, f"The service user's token stopped working: {e}")
     return account
 

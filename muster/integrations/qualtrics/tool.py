@@ -7,20 +7,14 @@ failure becomes a ToolError whose message says what to do, never a Qualtrics pay
 from __future__ import annotations
 
 import heapq
-import tempfile
-import time
-import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
 from urllib.parse import urlsplit
 
-import ijson
 from django.conf import settings
 
-from muster.integrations.qualtrics import client, connect
+from muster.integrations.qualtrics import client, connect, exports
 from muster.integrations.qualtrics.answers import read_response
 from muster.integrations.qualtrics.importer import import_definition, readable_item
 from muster.integrations.qualtrics.models import QualtricsConnection, current_connection
@@ -29,19 +23,14 @@ from muster.surveys.questions import ImportedDefinition, Links, QuestionDef, Sur
 from muster.surveys.tools import ToolError
 
 NOT_CONNECTED = "Connect Qualtrics first: Settings → Connected Apps."
-# How long latest_responses waits for an export, and how it polls (REFERENCE §7.1).
+# How long latest_responses waits for an export (REFERENCE §7.1).
 EXPORT_TIMEOUT = 120.0
-POLL_FIRST, POLL_MAX = 0.25, 2.0
 
 
 def return_url(participant_field: str) -> str:
     """Where every end of survey must send the participant (DESIGN §5.4)."""
     base = settings.MUSTER_PUBLIC_URL.rstrip("/")
     return f"{base}/q/return/?rid=${{e://Field/ResponseID}}&pid=${{e://Field/{participant_field}}}"
-
-
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -145,11 +134,16 @@ class QualtricsTool:
         """
         if limit <= 0:
             return []
-        with self._account() as (_, account), tempfile.TemporaryDirectory(prefix="qualtrics-") as folder:
-            path = self._export(account, survey_id, Path(folder))
+        with self._account() as (_, account), exports.temp_dir() as folder:
+            try:
+                path = exports.run_export(account, survey_id, {"format": "json"}, folder, EXPORT_TIMEOUT).path
+            except exports.ExportFailed as e:
+                raise ToolError(f"Qualtrics could not export the responses ({e.message}); try again.", True) from None
+            except exports.NotEnoughSpace as e:
+                raise ToolError(f"Muster's disk is nearly full: {e}", True) from None
             kept: list[tuple[float, int, ResponseData]] = []
             try:
-                for seq, element in enumerate(_elements(path)):
+                for seq, element in enumerate(exports.elements(path)):
                     response = read_response(
                         questions,
                         element.get("values") or {},
@@ -164,27 +158,9 @@ class QualtricsTool:
                         heapq.heappush(kept, entry)
                     else:
                         heapq.heappushpop(kept, entry)
-            except (ijson.JSONError, zipfile.BadZipFile, OSError) as e:
+            except exports.UNREADABLE as e:
                 raise ToolError(f"Qualtrics sent an export Muster could not read ({e}); try again.", True) from None
         return [response for _, _, response in sorted(kept, key=lambda e: (e[0], e[1]), reverse=True)]
-
-    def _export(self, account: client.Account, survey_id: str, folder: Path) -> Path:
-        started = client.start_export(account, survey_id, {"format": "json"})
-        progress_id = started.progress_id
-        if not progress_id:
-            raise ToolError("Qualtrics started no export (it sent no progress id); try again.", transient=True)
-        deadline = time.monotonic() + EXPORT_TIMEOUT
-        wait = POLL_FIRST
-        while True:
-            progress = client.export_progress(account, survey_id, progress_id)
-            if progress.status == "complete" and progress.file_id:
-                return client.download_export(account, survey_id, progress.file_id, folder)
-            if progress.status not in ("inProgress", "complete"):
-                raise ToolError(f"Qualtrics could not export the responses ({progress.status}); try again.", True)
-            if time.monotonic() > deadline:
-                raise ToolError("Qualtrics is taking too long to export the responses; try again later.", True)
-            _sleep(wait)
-            wait = min(POLL_MAX, wait * 2)
 
     def links(self, survey_id: str, base_url: str) -> Links:
         """Per REFERENCE §10, on the host of the survey's BrandBaseURL (else the connection's)."""
@@ -199,23 +175,3 @@ class QualtricsTool:
             data=f"{origin}/responses/#/surveys/{survey_id}",
             preview=f"{origin}/jfe/preview/{survey_id}?Q_CHL=preview&Q_SurveyVersionID=current",
         )
-
-
-def _elements(path: Path) -> Iterator[dict[str, Any]]:
-    """The responses of a JSON export file, zipped (as Qualtrics sends it) or not."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            if not names:
-                return
-            with archive.open(names[0]) as member:
-                yield from _items(member)
-    else:
-        with path.open("rb") as f:
-            yield from _items(f)
-
-
-def _items(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
-    for item in ijson.items(stream, "responses.item", use_float=True):
-        if isinstance(item, dict):
-            yield item

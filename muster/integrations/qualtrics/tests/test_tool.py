@@ -11,9 +11,10 @@ import ijson
 from django.test import SimpleTestCase, override_settings
 
 from muster.integrations.qualtrics import client
+from muster.integrations.qualtrics.exports import elements
 from muster.integrations.qualtrics.models import QualtricsConnection
 from muster.integrations.qualtrics.tests.sandbox import SandboxTestCase
-from muster.integrations.qualtrics.tool import QualtricsTool, _elements, return_url, tool_error
+from muster.integrations.qualtrics.tool import QualtricsTool, return_url, tool_error
 from muster.surveys import tools
 from muster.surveys.questions import Kind, Links
 from muster.surveys.tools import ToolError
@@ -224,7 +225,7 @@ class ToolErrorsTestCase(SimpleTestCase):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "export.json"
             path.write_bytes(b'{"responses":[{"responseId":"R_1","values":{}}, {"responseId":')
-            found = _elements(path)
+            found = elements(path)
             self.assertEqual(next(found)["responseId"], "R_1")
             with self.assertRaises(ijson.JSONError):
                 next(found)
