@@ -280,7 +280,10 @@ class SchedulerTests(ReconcileTestCase):
         self.respond(pat, "Chef")  # no redirect comes back, no webhook is delivered
         SurveyForm.objects.filter(pk=self.form.pk).update(next_sync_at=now() - timedelta(seconds=1))
 
-        call_command("scheduler", "--once", stdout=io.StringIO())
+        # In-process, inside the test's transaction: the loop's connection hygiene would close the
+        # test's own connection on PostgreSQL (the real processes are in the slow tests).
+        with mock.patch("muster.scheduling.management.commands.scheduler.close_old_connections"):
+            call_command("scheduler", "--once", stdout=io.StringIO())
         assert DBTaskResult.objects.filter(task_path__endswith="reconcile_form").count() == 1
         call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
 
