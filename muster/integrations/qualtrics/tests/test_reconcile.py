@@ -285,7 +285,8 @@ class SchedulerTests(ReconcileTestCase):
         with mock.patch("muster.scheduling.management.commands.scheduler.close_old_connections"):
             call_command("scheduler", "--once", stdout=io.StringIO())
         assert DBTaskResult.objects.filter(task_path__endswith="reconcile_form").count() == 1
-        call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
+        with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+            call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
 
         run = DBTaskResult.objects.get(task_path__endswith="reconcile_form")
         assert run.status == "SUCCESSFUL", run.traceback
