@@ -21,6 +21,15 @@ class SurveysConfig(AppConfig):
 
         registry.register_tab(registry.StudyTab("screener", "Screener", views.study_tab_url("screener"), order=10))
         registry.register_tab(registry.StudyTab("survey", "Survey", views.study_tab_url("survey"), order=20))
+        people_registry.register_tab(
+            people_registry.ProfileTab(
+                key="responses",
+                label="Responses",
+                template="surveys/person_responses.html",
+                context=views.person_responses,
+                summary=views.person_responses_summary,
+            )
+        )
         people_registry.register_first_step(
             people_registry.FirstStep(
                 50,

@@ -35,7 +35,7 @@ from muster.surveys.attach import Owner, attach, attached_form, detach, reimport
 from muster.surveys.compatibility import CHOICE_SHAPES, CREATED_TYPE, MANY, NotMappable, choices_of, refusal, shape
 from muster.surveys.dryrun import LIMIT, DryRunResponse, dry_run
 from muster.surveys.mappings import Wanted, save_mappings, suggest
-from muster.surveys.models import MappingStatus, OwnerKind, Question, QuestionMapping, SurveyForm
+from muster.surveys.models import MappingStatus, OwnerKind, Question, QuestionMapping, Response, SurveyForm
 from muster.surveys.preview import preview_participant
 from muster.surveys.questions import Links, QuestionDef, Support, SurveySummary
 
@@ -565,3 +565,13 @@ def handoff(request: HttpRequest, slug: str, participant_id: str) -> HttpRespons
         return redirect(step.url)
     ctx = {"study": participant.study, "message": step.message}
     return render(request, "surveys/handoff.html", ctx, status=step.status)
+
+
+def person_responses(request: HttpRequest, person: Any) -> dict[str, Any]:
+    """The Responses tab of a person's profile: every response they gave, across studies and panels."""
+    rows = Response.objects.filter(person=person).select_related("form", "form__study").order_by("-recorded_at", "-id")
+    return {"responses": rows[:200]}
+
+
+def person_responses_summary(request: HttpRequest, person: Any) -> tuple[str, str]:
+    return "Responses", str(Response.objects.filter(person=person).count())

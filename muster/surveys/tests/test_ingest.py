@@ -191,3 +191,15 @@ class FormResponsesApiTests(IngestTestCase):
         self.ingest(reader("R_1", self.pid, Answer("QID1", None, ("2",)), Answer("QID3", None, "Chef")))
         (item,) = self.api(self.dev, "get", f"/forms/{self.form.code}/responses").json()["items"]
         assert item["answers"] == {"QID1": ["2"], "QID3": MASK}
+
+
+class PersonResponsesTabTests(IngestTestCase):
+    def test_the_profile_lists_the_persons_responses_and_what_did_not_write(self) -> None:
+        self.ingest(reader("R_1", self.pid, Answer("QID1", None, ("9",)), Answer("QID3", None, "Chef")))
+        self.client.force_login(self.oscar)
+        page = self.client.get(f"/people/{self.pat.code}/?tab=responses")
+        self.assertContains(page, ">Responses<")
+        self.assertContains(page, "Survey SV_1")
+        self.assertContains(page, "Completed")
+        self.assertContains(page, "QID1: The answer is a choice the survey does not have (9).")
+        self.assertContains(page, self.pid)
