@@ -18,12 +18,13 @@ class StudiesTabTestCase(BaseTestCase):
         self.study = Study.objects.create(name="Checkout study", landing_slug="checkout", status=StudyStatus.ACTIVE)
         (self.participant,), _ = add_participants(self.study, [self.ana])
 
-    def test_the_profile_has_a_studies_tab_after_panels(self) -> None:
+    def test_the_profile_has_a_studies_tab_after_panels_and_before_responses(self) -> None:
         self.client.force_login(self.rita)
         r = self.client.get(f"/people/{self.ana.code}/?tab=studies")
         self.assertContains(r, '<a href="?tab=studies" aria-current="page">Studies</a>', html=True)
         self.assertEqual(
-            [key for key, _ in r.context["tabs"]], ["overview", "properties", "panels", "studies", "activity"]
+            [key for key, _ in r.context["tabs"]],
+            ["overview", "properties", "panels", "studies", "responses", "activity"],
         )
         self.assertContains(r, f'<a href="/studies/{self.study.code}/">Checkout study</a>', html=True)
         self.assertContains(r, self.participant.participant_id)
