@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
-from django.utils.dateparse import parse_datetime
 
+from muster.integrations.qualtrics import client
 from muster.surveys.answers import Answer, ResponseData
 from muster.surveys.questions import (
     NPS_GROUP,
@@ -331,18 +331,6 @@ def _progress(value: Any) -> int:
     return 0 if number is None else max(0, min(100, int(number)))
 
 
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        found = parse_datetime(value.strip().replace(" ", "T", 1))
-    except ValueError:
-        return None
-    if found is None:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
 def _is_test(values: Mapping[str, Any], labels: Mapping[str, Any], channel: str) -> bool:
     if channel.lower() in TEST_CHANNELS:
         return True
@@ -404,21 +392,21 @@ def read_response(
         participant_id="" if participant is None or isinstance(participant, list | dict) else str(participant).strip(),
         finished=_finished(values.get("finished")),
         progress=_progress(values.get("progress")),
-        recorded_at=_moment(values.get("recordedDate")),
-        last_modified_at=_moment(values.get("lastModifiedDate") or values.get("LastModifiedDate")),
+        recorded_at=client.moment(values.get("recordedDate")),
+        last_modified_at=client.moment(values.get("lastModifiedDate") or values.get("LastModifiedDate")),
         channel=channel,
         is_test=_is_test(values, labels, channel),
         answers=reading.answers,
         unknown_keys=reading.unknown,
         raw=raw if raw is not None else {"values": dict(values), "labels": dict(labels)},
-        started_at=_moment(values.get("startDate")),
+        started_at=client.moment(values.get("startDate")),
     )
 
 
 def changed_at(values: Mapping[str, Any]) -> datetime | None:
     """When a response's answers were last true at Qualtrics: its last modification (exports with
     sortByLastModifiedDate carry it), else its recorded date; without reading its answers."""
-    return _moment(values.get("lastModifiedDate") or values.get("LastModifiedDate")) or _moment(
+    return client.moment(values.get("lastModifiedDate") or values.get("LastModifiedDate")) or client.moment(
         values.get("recordedDate")
     )
 

@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ import httpx
 import orjson
 import stamina
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -150,6 +152,20 @@ def is_retryable(exc: Exception) -> bool | float:
 
 
 # ---------------------------------------------------------------- hosts
+
+
+def moment(value: Any) -> datetime | None:
+    """A Qualtrics time as an aware datetime, or None: ISO 8601 (`2021-06-24T01:50:13.957Z`), the
+    space-separated form webhooks and definitions carry (`2019-06-26 13:28:11`), UTC when no offset."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        found = parse_datetime(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def host_allowed(url: str, patterns: list[str] | None = None) -> bool:

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import nh3
 import orjson
-from django.utils.dateparse import parse_datetime
 
+from muster.integrations.qualtrics import client
 from muster.surveys.questions import (
     NPS_GROUP,
     NPS_GROUPS,
@@ -409,18 +409,6 @@ def return_item(definition: JSON, return_url: str) -> ReportItem:
     )
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        found = parse_datetime(value.strip().replace(" ", "T", 1))
-    except ValueError:
-        return None
-    if found is None:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
 def _shown(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -437,8 +425,8 @@ def active_item(definition: JSON, now: datetime) -> ReportItem:
         )
     options = definition.get("SurveyOptions")
     options = options if isinstance(options, dict) else {}
-    start = _when(options.get("SurveyStartDate"))
-    end = _when(options.get("SurveyExpirationDate"))
+    start = client.moment(options.get("SurveyStartDate"))
+    end = client.moment(options.get("SurveyExpirationDate"))
     dates = "In Qualtrics: Survey options → Responses → Survey availability → change or remove the dates."
     if start is not None and now < start:
         return ReportItem(ACTIVE_ITEM, False, f"The survey only opens on {_shown(start)}. {dates}")
@@ -511,7 +499,7 @@ def import_definition(
         name=str(name or ""),
         questions=imported,
         report=tuple(report),
-        last_modified=_when(definition.get("LastModified")),
+        last_modified=client.moment(definition.get("LastModified")),
         digest=digest_of(definition),
         brand=str(definition.get("BrandID") or ""),
         base_url=str(definition.get("BrandBaseURL") or ""),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -31,16 +30,6 @@ def return_url(participant_field: str) -> str:
     """Where every end of survey must send the participant (DESIGN §5.4)."""
     base = settings.MUSTER_PUBLIC_URL.rstrip("/")
     return f"{base}/q/return/?rid=${{e://Field/ResponseID}}&pid=${{e://Field/{participant_field}}}"
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        found = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def tool_error(e: client.QualtricsError) -> ToolError:
@@ -96,7 +85,7 @@ class QualtricsTool:
     def surveys(self) -> list[SurveySummary]:
         with self._account() as (_, account):
             found = client.list_surveys(account)
-        return [SurveySummary(s.id, s.name, s.is_active, _when(s.last_modified)) for s in found]
+        return [SurveySummary(s.id, s.name, s.is_active, client.moment(s.last_modified)) for s in found]
 
     def definition(self, survey_id: str, participant_field: str) -> ImportedDefinition:
         with self._account() as (_, account):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -10,7 +9,6 @@ from django.contrib import messages
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -213,13 +211,6 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     return redirect("connected_apps")
 
 
-def _when(text: str | None) -> datetime | None:
-    try:
-        return parse_datetime(text or "")
-    except ValueError:
-        return None
-
-
 @requires(Capability.USE_INTEGRATIONS)
 def surveys_view(request: HttpRequest) -> HttpResponse:
     """The active surveys shared with Muster's service user: what the survey picker offers."""
@@ -240,7 +231,7 @@ def surveys_view(request: HttpRequest) -> HttpResponse:
     context = {
         "connection": connection,
         # Qualtrics sends ISO 8601 times; shown like every other time (one that does not parse, as sent).
-        "surveys": [(s, _when(s.last_modified)) for s in surveys],
+        "surveys": [(s, client.moment(s.last_modified)) for s in surveys],
         "error": error,
         "section": "settings",
         "service_user": settings.MUSTER_QUALTRICS_SERVICE_USER,
