@@ -82,40 +82,33 @@ def update_many(
     # The columns of a VALUES list are named column1, column2…
     joined = assignments.format(*[f"v.column{n}" for n in range(2, width + 1)])
     marks = "(" + ", ".join(["%s"] * width) + ")"
-    if params:
-        # The VALUES list's marks come first; `where`'s marks follow them in every statement.
-        per = max(1, min(len(rows), (connection.features.max_query_params or 999) // width - len(params), 100))
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), per):
-                chunk = rows[start : start + per]
-                cursor.execute(
-                    f"UPDATE {name} SET {joined} FROM (VALUES {', '.join([marks] * len(chunk))}) AS v "  # noqa: S608
-                    f"WHERE {name}.id = v.column1{extra}",
-                    [*chain.from_iterable(chunk), *params],
-                )
-        return
     execute_values(
-        lambda values: f"UPDATE {name} SET {joined} FROM (VALUES {values}) AS v WHERE {name}.id = v.column1",  # noqa: S608
+        lambda values: f"UPDATE {name} SET {joined} FROM (VALUES {values}) AS v WHERE {name}.id = v.column1{extra}",  # noqa: S608
         marks,
         rows,
+        params,
     )
 
 
-def execute_values(statement: Callable[[str], str], marks: str, rows: list[list[Any]]) -> None:
-    """Runs `statement(values)` for rows many to a statement, `values` being their VALUES list.
+def execute_values(
+    statement: Callable[[str], str], marks: str, rows: list[list[Any]], after: list[Any] | None = None
+) -> None:
+    """Runs `statement(values)` for rows many to a statement, `values` being their VALUES list;
+    `after` are the values of marks the statement has after its VALUES list (the same in each).
 
     One statement per row costs a round of parsing and binding each, and on PostgreSQL a round trip.
     """
     if not rows:
         return
-    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(rows[0]), 100))
+    after = after or []
+    per = max(1, min(len(rows), (connection.features.max_query_params or 999) // len(rows[0]) - len(after), 100))
     whole = len(rows) - len(rows) % per
     if whole:
-        params = [list(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per)]
+        params = [[*chain.from_iterable(rows[i : i + per]), *after] for i in range(0, whole, per)]
         execute_many(statement(", ".join([marks] * per)), params)
     if whole < len(rows):
         rest = rows[whole:]
-        execute_many(statement(", ".join([marks] * len(rest))), [list(chain.from_iterable(rest))])
+        execute_many(statement(", ".join([marks] * len(rest))), [[*chain.from_iterable(rest), *after]])
 
 
 def delete_in(model: Any, column: str, keys: list[Any]) -> None:

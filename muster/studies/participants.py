@@ -118,6 +118,11 @@ def move(participant: StudyParticipant, target: str) -> StudyParticipant:
     return participant
 
 
+def behind_of(target: str) -> list[str]:
+    """The statuses an event may move forward to `target`: those before it, halted ones left out."""
+    return [s for s, rank in PROGRESS.items() if rank < PROGRESS[target] and s not in HALTED]
+
+
 def advance(participant: StudyParticipant, target: str, at: datetime) -> bool:
     """Moves a participant forward to `target` because of an event that happened `at`.
 
@@ -128,7 +133,7 @@ def advance(participant: StudyParticipant, target: str, at: datetime) -> bool:
     """
     if target not in PROGRESS or PROGRESS[target] == 0:
         raise ValueError(f"“{target}” is not a status an event can advance a participant to.")
-    behind = [s for s, rank in PROGRESS.items() if rank < PROGRESS[target] and s not in HALTED]
+    behind = behind_of(target)
     rows = StudyParticipant.objects.filter(id=participant.id, status__in=behind)
     if target == S.INVITED:
         # A subquery, not a join: the status condition stays on the updated row itself.
@@ -145,7 +150,7 @@ def advance_many(target: str, moments: dict[int, datetime]) -> None:
     ids costs more than the update)."""
     if target not in PROGRESS or PROGRESS[target] == 0 or target == S.INVITED:
         raise ValueError(f"“{target}” is not a status a batch of events can advance participants to.")
-    behind = [s for s, rank in PROGRESS.items() if rank < PROGRESS[target] and s not in HALTED]
+    behind = behind_of(target)
     adapt = connection.ops.adapt_datetimefield_value
     stamp = "CAST({} AS timestamp with time zone)" if connection.vendor == "postgresql" else "{}"
     column = connection.ops.quote_name(f"{target}_at")

@@ -57,13 +57,13 @@ def apply_mappings(
         try:
             value = convert(question, part, m, answer)
         except (InvalidValue, NotMappable) as e:
-            refused.append(Refusal(m.qid, part, reason(m, e)))
+            refused.append(Refusal(m.qid, part, reason(e)))
             continue
         changes.append(Change(person, m.property, value, m.policy, as_of))
     return changes, refused
 
 
-def reason(mapping: QuestionMapping, error: Exception) -> str:
+def reason(error: Exception) -> str:
     text = str(error)
     # The people module's messages start with a verb ("is not a number (Age)."): say what is.
     return f"The answer {text}" if text[:1].islower() else text

@@ -25,6 +25,7 @@ from muster.surveys.models import (
     Question,
     QuestionMapping,
     SurveyForm,
+    default_participant_field,
     question_def,
     question_json,
 )
@@ -57,7 +58,7 @@ def attach(owner: Owner, tool_name: str, survey_id: str, by: User | None) -> Sur
     why = tool.unavailable()
     if why:
         raise tools.ToolError(why)
-    participant_field = SurveyForm._meta.get_field("participant_field").get_default()
+    participant_field = default_participant_field()
     imported = tool.definition(survey_id, participant_field)
     with transaction.atomic():
         if current is not None:

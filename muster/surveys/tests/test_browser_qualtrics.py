@@ -21,7 +21,6 @@ from muster.studies.details import create_study
 from muster.studies.models import StudyParticipant
 from muster.surveys.models import QuestionMapping
 from muster.test import PASSWORD
-from qualtrics_sandbox import seed
 
 pytestmark = pytest.mark.browser
 
@@ -46,10 +45,7 @@ class DemoScreenerBrowserTestCase(SandboxMixin, StaticLiveServerTestCase):
         self.new_brand()
         olga = User.objects.create_user("olga@example.org", PASSWORD, name="Olga Ops", role=Role.OPS_MANAGER)
         connection = self.connect_as_admin()
-        definition = seed.screener("SV_placeholder", seed.return_url(PUBLIC))
-        body = {"ownerId": self.brand["adminUserId"], "active": True, "definition": definition}
-        survey = str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
-        self.control("POST", f"/_sandbox/surveys/{survey}/share", {"userId": connection.service_user_id})
+        survey = self.share_demo_screener(connection, PUBLIC, "SV_placeholder")
         create_property("region", "Region", "single_select", options=["Northern", "South", "East", "West"])
         study = create_study(olga, name="Grocery habits", landing_slug="grocery")
         pat = create_person("pat@example.org", first_name="Pat", source="manual")

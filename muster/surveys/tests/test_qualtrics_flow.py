@@ -16,7 +16,6 @@ from muster.people.properties import create_property
 from muster.people.values import create_person
 from muster.studies.details import create_study
 from muster.studies.models import StudyParticipant
-from qualtrics_sandbox import seed
 
 PUBLIC = "https://muster.example.org"
 
@@ -26,10 +25,7 @@ class QualtricsFlowTests(SandboxTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.connection = self.connect_as_admin()
-        definition = seed.screener("SV_placeholder", seed.return_url(PUBLIC))
-        body = {"ownerId": self.brand["adminUserId"], "active": True, "definition": definition}
-        self.survey = str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
-        self.control("POST", f"/_sandbox/surveys/{self.survey}/share", {"userId": self.connection.service_user_id})
+        self.survey = self.share_demo_screener(self.connection, PUBLIC, "SV_placeholder")
         self.study = create_study(self.olga, name="Grocery habits", landing_slug="grocery")
         self.region = create_property(
             "region", "Region", "single_select", options=["Northern", "South", "East", "West"]

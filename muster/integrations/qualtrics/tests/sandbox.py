@@ -13,7 +13,7 @@ from muster.crypto import Secret
 from muster.integrations.qualtrics import connect
 from muster.integrations.qualtrics.models import QualtricsConnection
 from muster.test import BaseTestCase
-from qualtrics_sandbox import builders
+from qualtrics_sandbox import builders, seed
 from qualtrics_sandbox.testing import SandboxServer
 
 
@@ -72,6 +72,15 @@ class SandboxMixin:
     def add_survey(self, active: bool = True, name: str = "Checkout study") -> str:
         body = {"ownerId": self.brand["adminUserId"], "active": active, "definition": a_definition(name)}
         return str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
+
+    def share_demo_screener(self, connection: QualtricsConnection, public_url: str, survey_id: str = "") -> str:
+        """The sandbox's demo screener in this brand, redirecting to `public_url`, shared with Muster's
+        service user; its survey id."""
+        definition = seed.screener(survey_id or f"SV_{secrets.token_hex(7)}", seed.return_url(public_url))
+        body = {"ownerId": self.brand["adminUserId"], "active": True, "definition": definition}
+        survey = str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
+        self.control("POST", f"/_sandbox/surveys/{survey}/share", {"userId": connection.service_user_id})
+        return survey
 
     def connect_as_admin(self) -> QualtricsConnection:
         return connect.connect(

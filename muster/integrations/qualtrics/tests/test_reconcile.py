@@ -24,7 +24,6 @@ from muster.studies.models import StudyParticipant
 from muster.surveys.attach import Owner, attach
 from muster.surveys.mappings import Wanted, save_mappings
 from muster.surveys.models import OwnerKind, Response, SurveyForm
-from qualtrics_sandbox import seed
 
 PUBLIC = "https://muster.example.org"
 
@@ -33,10 +32,7 @@ class ReconcileTestCase(SandboxTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.connection = self.connect_as_admin()
-        definition = seed.screener("SV_placeholder", seed.return_url(PUBLIC))
-        body = {"ownerId": self.brand["adminUserId"], "active": True, "definition": definition}
-        self.survey = str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
-        self.control("POST", f"/_sandbox/surveys/{self.survey}/share", {"userId": self.connection.service_user_id})
+        self.survey = self.share_demo_screener(self.connection, PUBLIC, "SV_placeholder")
         self.study = create_study(self.olga, name="Grocery habits", landing_slug="grocery")
         self.study.status = "active"
         self.study.save()

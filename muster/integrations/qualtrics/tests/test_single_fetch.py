@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -34,7 +33,6 @@ from muster.studies.models import StudyParticipant
 from muster.surveys.attach import Owner, attach
 from muster.surveys.mappings import Wanted, save_mappings
 from muster.surveys.models import OwnerKind, Response, SurveyForm
-from qualtrics_sandbox import seed
 
 PUBLIC = "https://muster.example.org"
 KEY = "the-subscription-shared-key"
@@ -71,11 +69,7 @@ class SingleFetchTestCase(SandboxTestCase):
         self.pid = self.participant.participant_id
 
     def add_screener(self) -> str:
-        definition = seed.screener(f"SV_{secrets.token_hex(7)}", seed.return_url(PUBLIC))
-        body = {"ownerId": self.brand["adminUserId"], "active": True, "definition": definition}
-        survey = str(self.control("POST", "/_sandbox/surveys", body)["surveyId"])
-        self.control("POST", f"/_sandbox/surveys/{survey}/share", {"userId": self.connection.service_user_id})
-        return survey
+        return self.share_demo_screener(self.connection, PUBLIC)
 
     def respond(self, survey: str | None = None, pid: str | None = None) -> str:
         # QID1 carries the recode: 3 is the second choice, "Every month"; QID3's choice 1 is Northern.
