@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 from django.test import TestCase
 
@@ -39,6 +41,13 @@ class BaseTestCase(TestCase):
             Role.DEVELOPER: self.dev,
             Role.OBSERVER: self.oscar,
         }
+
+    def hold_rate_limit_clock(self) -> None:
+        """Rate limits count in fixed windows: hold django-ratelimit's clock still for this test so
+        that its requests never straddle two windows (which would reset the count half-way)."""
+        clock = mock.patch("django_ratelimit.core.time", SimpleNamespace(time=lambda: 1_800_000_000.0))
+        clock.start()
+        self.addCleanup(clock.stop)
 
     def api(self, user: User, method: str, url: str, body: Any = None) -> Any:
         """Calls /api/v1<url> as `user`, with a fresh API token, sending `body` as JSON."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 from django.core.cache import cache
 from django.test import override_settings
@@ -21,11 +19,7 @@ class RateLimitsTestCase(BaseTestCase):
     def setUp(self) -> None:
         super().setUp()
         cache.clear()
-        # Limits count in fixed windows; hold django-ratelimit's clock still so that a test's
-        # requests never straddle two of them.
-        clock = mock.patch("django_ratelimit.core.time", SimpleNamespace(time=lambda: 1_800_000_000.0))
-        clock.start()
-        self.addCleanup(clock.stop)
+        self.hold_rate_limit_clock()
 
     def assert_too_many(self, r: Any) -> None:
         self.assertEqual(r.status_code, 429)

@@ -148,6 +148,7 @@ class HandoffTestCase(HandoffBase):
         self.assertEqual(self.status(), S.NOT_CONTACTED)
 
     def test_guessing_participant_ids_is_slowed_down(self) -> None:
+        self.hold_rate_limit_clock()
         for _ in range(60):
             self.client.get("/s/onboarding/go/AAAAAAAAAAAAAAAAAAAAAAAAAA/")
         self.assertEqual(self.client.get("/s/onboarding/go/AAAAAAAAAAAAAAAAAAAAAAAAAA/").status_code, 429)
